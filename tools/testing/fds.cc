@@ -1,0 +1,75 @@
+#include "tools/testing/fds.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+
+#include "tools/support/sys_error.h"
+
+namespace loop {
+namespace testing {
+namespace {
+
+[[noreturn]] void Die(const char* what) {
+  std::fprintf(stderr, "test setup: %s\n", DescribeSysError(what, errno).c_str());
+  std::abort();
+}
+
+void SetCloexec(int fd) {
+  int flags = fcntl(fd, F_GETFD);
+  if (flags == -1 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == -1) Die("fcntl(FD_CLOEXEC)");
+}
+
+}  // namespace
+
+bool IsOpen(int fd) { return fcntl(fd, F_GETFD) != -1; }
+
+bool IsCloexec(int fd) {
+  int flags = fcntl(fd, F_GETFD);
+  return flags != -1 && (flags & FD_CLOEXEC) != 0;
+}
+
+int CountOpenFds() {
+#ifdef __linux__
+  const char* dir_name = "/proc/self/fd";
+#else
+  const char* dir_name = "/dev/fd";
+#endif
+  DIR* dir = opendir(dir_name);
+  if (dir == nullptr) Die("opendir(/proc/self/fd)");
+  int count = 0;
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] != '.') ++count;
+  }
+  closedir(dir);
+  return count - 1;  // The DIR's own descriptor.
+}
+
+std::pair<int, int> RawPipe() {
+  int fds[2];
+  if (pipe(fds) == -1) Die("pipe()");
+  SetCloexec(fds[0]);
+  SetCloexec(fds[1]);
+  return {fds[0], fds[1]};
+}
+
+std::pair<int, int> RawSocketPair() {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == -1) Die("socketpair()");
+  SetCloexec(fds[0]);
+  SetCloexec(fds[1]);
+  return {fds[0], fds[1]};
+}
+
+std::string CloseRaw(int fd) {
+  if (close(fd) == 0) return "";
+  return DescribeSysError("close(" + std::to_string(fd) + ")", errno);
+}
+
+}  // namespace testing
+}  // namespace loop

@@ -1,0 +1,94 @@
+// Tests of the test support itself: a wait that would last forever becomes a failure
+// with a message, within its deadline.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "tools/testing/deadline.h"
+#include "tools/testing/fds.h"
+
+namespace loop {
+namespace testing {
+namespace {
+
+TEST(WaitUntil, ReturnsFalseAtTheDeadlineWhenTheConditionNeverHolds) {
+  auto start = Clock::now();
+  EXPECT_FALSE(WaitUntil([] { return false; }, milliseconds(50)));
+  EXPECT_GE(Clock::now() - start, milliseconds(50));
+}
+
+TEST(WaitUntil, ReturnsTrueOnceAnotherThreadSetsTheCondition) {
+  std::atomic<bool> flag{false};
+  std::thread t([&] { flag = true; });
+  EXPECT_TRUE(WaitUntil([&] { return flag.load(); }));
+  t.join();
+}
+
+TEST(Latch, WaitTimesOutWhenNobodyCountsDown) {
+  Latch latch(1);
+  EXPECT_FALSE(latch.Wait(milliseconds(20)));
+}
+
+TEST(Latch, ReleasesAllWaiters) {
+  Latch latch(2);
+  std::thread t([&] { EXPECT_TRUE(latch.ArriveAndWait()); });
+  EXPECT_TRUE(latch.ArriveAndWait());
+  t.join();
+}
+
+// The shape of every "poll() must return" test: a read that would block forever is
+// rescued at the deadline and reported as false, and the test binary carries on.
+TEST(FinishesWithin, RescuesAForeverBlockedCallAndReportsIt) {
+  auto [r, w] = RawPipe();
+  char byte = 0;
+  bool rescued = false;
+  bool in_time = FinishesWithin(
+      milliseconds(50), [&] { ASSERT_EQ(read(r, &byte, 1), 1); },
+      [&] {
+        rescued = true;
+        ASSERT_EQ(write(w, "x", 1), 1);
+      });
+  EXPECT_FALSE(in_time);
+  EXPECT_TRUE(rescued);
+  EXPECT_EQ(CloseRaw(r), "");
+  EXPECT_EQ(CloseRaw(w), "");
+}
+
+TEST(FinishesWithin, DoesNotRescueACallThatFinishes) {
+  bool rescued = false;
+  EXPECT_TRUE(FinishesWithin(kDefaultDeadline, [] {}, [&] { rescued = true; }));
+  EXPECT_FALSE(rescued);
+}
+
+// The last resort: a test that blocks forever is ended with a message naming it.
+TEST(WatchdogDeathTest, EndsABlockedProcessWithItsMessage) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto block_forever = [] {
+    Watchdog dog(milliseconds(50), "DEADLINE: blocked test was stopped");
+    auto fds = RawPipe();
+    char byte;
+    (void)read(fds.first, &byte, 1);  // Nobody writes: this blocks forever.
+  };
+  EXPECT_EXIT(block_forever(), ::testing::ExitedWithCode(1),
+              "DEADLINE: blocked test was stopped");
+}
+
+TEST(Fds, CountsAndFlags) {
+  int before = CountOpenFds();
+  auto [r, w] = RawPipe();
+  EXPECT_EQ(CountOpenFds(), before + 2);
+  EXPECT_TRUE(IsOpen(r));
+  EXPECT_TRUE(IsCloexec(w));
+  EXPECT_EQ(CloseRaw(r), "");
+  EXPECT_EQ(CloseRaw(w), "");
+  EXPECT_FALSE(IsOpen(r));
+  EXPECT_EQ(CountOpenFds(), before);
+  EXPECT_NE(CloseRaw(r).find("EBADF"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace loop
