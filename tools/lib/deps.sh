@@ -1,0 +1,125 @@
+# Installs what the workshop needs, saying what and why. Sourced by tools/start,
+# tools/check and .ci/run; safe to run again (it only installs what is missing).
+#
+#   ensure_deps            Bazel, a C++ compiler, GoogleTest, Benchmark, Python 3, git
+#   ensure_deps --maintainer   also clang-format and buildifier (for ./tools/check)
+
+_deps_say() { printf '[setup] %s\n' "$*" >&2; }
+
+# Debian's bazel-bootstrap installs /usr/bin/bazel-4 behind a wrapper that reads
+# .bazelversion ("4.2.3") and looks for /usr/bin/bazel-4.2.3. Name it once.
+_deps_link_debian_bazel() {
+  if [ -x /usr/bin/bazel-4 ] && [ ! -e /usr/bin/bazel-4.2.3 ]; then
+    _deps_say "linking /usr/bin/bazel-4.2.3 -> bazel-4 (Debian names Bazel 4.2.3 'bazel-4'; .bazelversion asks for 4.2.3)"
+    $SUDO ln -s bazel-4 /usr/bin/bazel-4.2.3
+  fi
+}
+
+_deps_missing_debian() {
+  local missing=() pkg
+  command -v bazel >/dev/null 2>&1 || [ -x /usr/bin/bazel-4 ] || missing+=(bazel-bootstrap)
+  command -v g++ >/dev/null 2>&1 || missing+=(g++)
+  command -v python3 >/dev/null 2>&1 || missing+=(python3)
+  command -v git >/dev/null 2>&1 || missing+=(git)
+  [ -f /usr/include/gtest/gtest.h ] || missing+=(libgtest-dev)
+  [ -f /usr/include/gmock/gmock.h ] || missing+=(libgmock-dev)
+  [ -f /usr/include/benchmark/benchmark.h ] || missing+=(libbenchmark-dev)
+  if [ "${1:-}" = --maintainer ]; then
+    command -v clang-format >/dev/null 2>&1 || missing+=(clang-format)
+    command -v clang >/dev/null 2>&1 || missing+=(clang)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
+  fi
+  for pkg in "${missing[@]}"; do printf '%s\n' "$pkg"; done
+}
+
+_deps_why() {
+  case "$1" in
+    bazel-bootstrap) echo "Bazel 4.2.3, the build and test tool of every lesson" ;;
+    g++) echo "the C++17 compiler" ;;
+    python3) echo "runs ./tools/progress, hint, check" ;;
+    git) echo "./tools/reset restores starters from git" ;;
+    libgtest-dev) echo "GoogleTest, the lessons' test framework" ;;
+    libgmock-dev) echo "GoogleMock headers that GoogleTest ships with" ;;
+    libbenchmark-dev) echo "Google Benchmark, for the performance measurements" ;;
+    clang-format) echo "checks C++ formatting (maintainer check)" ;;
+    clang) echo "the second compiler the code must build with (maintainer check)" ;;
+    npm) echo "installs buildifier and ibazel offline from the npm registry" ;;
+  esac
+}
+
+ensure_deps() {
+  SUDO=""
+  if [ "$(uname -s)" = Darwin ]; then
+    local need=()
+    command -v bazel >/dev/null 2>&1 || need+=(bazelisk)
+    command -v python3 >/dev/null 2>&1 || need+=(python3)
+    brew_prefix=$(brew --prefix 2>/dev/null || echo /opt/homebrew)
+    [ -f "$brew_prefix/include/gtest/gtest.h" ] || need+=(googletest)
+    [ -f "$brew_prefix/include/benchmark/benchmark.h" ] || need+=(google-benchmark)
+    if [ "${1:-}" = --maintainer ]; then
+      command -v clang-format >/dev/null 2>&1 || need+=(clang-format)
+      command -v buildifier >/dev/null 2>&1 || need+=(buildifier)
+    fi
+    if [ ${#need[@]} -gt 0 ]; then
+      if command -v brew >/dev/null 2>&1; then
+        _deps_say "installing with Homebrew: ${need[*]}"
+        brew install "${need[@]}" || return 1
+      else
+        _deps_say "please install Homebrew (https://brew.sh), then: brew install ${need[*]}"
+        return 1
+      fi
+    fi
+    return 0
+  fi
+
+  if ! command -v apt-get >/dev/null 2>&1; then
+    local missing
+    missing=$(_deps_missing_debian "$@" | tr '\n' ' ')
+    if [ -n "$missing" ]; then
+      _deps_say "this is not a Debian/Ubuntu system, so I cannot install for you."
+      _deps_say "please install the equivalents of: $missing"
+      _deps_say "(Bazel 4.2.3, a C++17 compiler, GoogleTest, Google Benchmark, Python 3, git)"
+      return 1
+    fi
+    return 0
+  fi
+
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO=sudo; fi
+  fi
+  local missing=()
+  mapfile -t missing < <(_deps_missing_debian "$@")
+  if [ ${#missing[@]} -gt 0 ]; then
+    local pkg
+    _deps_say "installing with apt-get: ${missing[*]}"
+    for pkg in "${missing[@]}"; do _deps_say "  $pkg: $(_deps_why "$pkg")"; done
+    if [ "$(id -u)" != 0 ] && [ -z "$SUDO" ]; then
+      _deps_say "I need root for that and sudo is not available."
+      _deps_say "please run as root: apt-get install -y ${missing[*]}"
+      return 1
+    fi
+    if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/tmp/elfs-apt.log 2>&1; then
+      _deps_say "apt-get install failed; trying apt-get update first"
+      $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update >>/tmp/elfs-apt.log 2>&1
+      if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >>/tmp/elfs-apt.log 2>&1; then
+        _deps_say "apt-get install failed; the last lines of /tmp/elfs-apt.log:"
+        tail -n 15 /tmp/elfs-apt.log >&2
+        return 1
+      fi
+    fi
+  fi
+  _deps_link_debian_bazel
+  return 0
+}
+
+# npm tools (buildifier, ibazel) go into <repo>/.tools, not system-wide.
+ensure_npm_tool() {  # ensure_npm_tool ROOT PACKAGE BIN
+  local root=$1 pkg=$2 bin=$3
+  if [ -x "$root/.tools/node_modules/.bin/$bin" ]; then return 0; fi
+  if ! command -v npm >/dev/null 2>&1; then
+    _deps_say "npm is missing; install Node.js/npm to get $bin"
+    return 1
+  fi
+  _deps_say "installing $pkg into .tools/ with npm (for $bin)"
+  npm install --prefix "$root/.tools" --no-audit --no-fund --loglevel=error "$pkg" >&2
+}
