@@ -1,4 +1,5 @@
-// Errors from system calls, reported with the errno *name* and what was being done.
+// Errors from system calls, reported with the errno *name* and what was being
+// done.
 //
 //   throw SysError("epoll_ctl(EPOLL_CTL_ADD, fd 7)", errno);
 //   -> "epoll_ctl(EPOLL_CTL_ADD, fd 7) failed: EEXIST (File exists)"
@@ -18,7 +19,8 @@ const char* ErrnoName(int err);
 // "<what> failed: ENAME (strerror text)".
 std::string DescribeSysError(const std::string& what, int err);
 
-// A failed system call. code() is the errno value; what() is DescribeSysError().
+// A failed system call. code() is the errno value; what() is
+// DescribeSysError().
 class SysError : public std::system_error {
  public:
   SysError(const std::string& what, int err);

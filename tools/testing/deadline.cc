@@ -13,7 +13,8 @@ bool WaitUntil(const std::function<bool()>& pred, milliseconds deadline) {
   const auto end = Clock::now() + deadline;
   while (!pred()) {
     if (Clock::now() >= end) return false;
-    // Polling a condition, not synchronizing: the result is re-checked every time.
+    // Polling a condition, not synchronizing: the result is re-checked every
+    // time.
     std::this_thread::sleep_for(milliseconds(1));
   }
   return true;
@@ -61,7 +62,8 @@ bool FinishesWithin(milliseconds deadline, const std::function<void()>& fn,
     in_time = state->cv.wait_for(lock, deadline, [&] { return state->done; });
   }
   if (!in_time) rescue();
-  // The rescue must unblock fn(); if it cannot, the per-test Watchdog ends the process.
+  // The rescue must unblock fn(); if it cannot, the per-test Watchdog ends the
+  // process.
   worker.join();
   if (state->error) std::rethrow_exception(state->error);
   return in_time;

@@ -1,13 +1,19 @@
 // Waiting in tests without ever hanging.
 //
-// Every wait in this repository's tests has a deadline. A wait that runs out is a test
-// failure with an explanation, never a Bazel timeout. Use:
-//   - WaitUntil(pred, deadline): poll a condition (e.g. an atomic set by another thread);
-//   - Latch: order threads ("the worker has woken and destroyed its Waker") with a deadline;
-//   - FinishesWithin(deadline, fn, rescue): run something that blocks (e.g. poll() with no
-//     timeout) on a thread; if it is still blocked at the deadline, call rescue() to unblock
-//     it, join, and report false so the test can fail with a message and carry on;
-//   - Watchdog: the last resort; ends the process with a message (used by :main per test).
+// Every wait in this repository's tests has a deadline. A wait that runs out is
+// a test failure with an explanation, never a Bazel timeout. Use:
+//
+// WaitUntil(pred, deadline): poll a condition, e.g. an atomic set by another
+//   thread.
+// Latch: order threads ("the worker has woken and destroyed its Waker") with a
+//   deadline.
+// FinishesWithin(deadline, fn, rescue): run something that blocks (e.g. poll()
+//   with no timeout) on a thread; if it is still blocked at the deadline, call
+//   rescue() to unblock it, join, and report false so the test can fail with a
+//   message and carry on.
+// Watchdog: the last resort; ends the process with a message (:main arms one
+//   per test).
+//
 // All of these are thread-safe.
 #ifndef TOOLS_TESTING_DEADLINE_H_
 #define TOOLS_TESTING_DEADLINE_H_
@@ -28,8 +34,8 @@ using std::chrono::milliseconds;
 // Long enough for a loaded 2-core VM under TSan, short enough to fail fast.
 constexpr milliseconds kDefaultDeadline{5000};
 
-// Calls pred() about every millisecond until it returns true (returns true) or the
-// deadline passes (returns false).
+// Calls pred() about every millisecond until it returns true (returns true) or
+// the deadline passes (returns false).
 bool WaitUntil(const std::function<bool()>& pred,
                milliseconds deadline = kDefaultDeadline);
 
@@ -49,10 +55,11 @@ class Latch {
   int count_;
 };
 
-// Runs fn() on a new thread and waits for it up to `deadline`. If fn() is still running
-// then, calls rescue() (which must make fn() return, for example by writing to a second
-// fd the blocked poll() also watches), joins the thread and returns false. Returns true if
-// fn() finished in time. Exceptions thrown by fn() are rethrown here.
+// Runs fn() on a new thread and waits for it up to `deadline`. If fn() is still
+// running then, calls rescue() (which must make fn() return, for example by
+// writing to a second fd the blocked poll() also watches), joins the thread and
+// returns false. Returns true if fn() finished in time. Exceptions thrown by
+// fn() are rethrown here.
 bool FinishesWithin(milliseconds deadline, const std::function<void()>& fn,
                     const std::function<void()>& rescue);
 

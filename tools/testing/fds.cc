@@ -16,13 +16,15 @@ namespace testing {
 namespace {
 
 [[noreturn]] void Die(const char* what) {
-  std::fprintf(stderr, "test setup: %s\n", DescribeSysError(what, errno).c_str());
+  std::fprintf(stderr, "test setup: %s\n",
+               DescribeSysError(what, errno).c_str());
   std::abort();
 }
 
 void SetCloexec(int fd) {
   int flags = fcntl(fd, F_GETFD);
-  if (flags == -1 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == -1) Die("fcntl(FD_CLOEXEC)");
+  if (flags == -1 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == -1)
+    Die("fcntl(FD_CLOEXEC)");
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
-// File-descriptor facts for tests: is it open, is it close-on-exec, how many are open.
-// Thread-safe (they only read kernel state), but counts are only meaningful when no other
-// thread is opening or closing fds at the same time.
+// File-descriptor facts for tests: is it open, is it close-on-exec, how many
+// are open. Thread-safe (they only read kernel state), but counts are only
+// meaningful when no other thread is opening or closing fds at the same time.
 #ifndef TOOLS_TESTING_FDS_H_
 #define TOOLS_TESTING_FDS_H_
 
@@ -16,11 +16,12 @@ bool IsOpen(int fd);
 // True if `fd` is open and has FD_CLOEXEC set.
 bool IsCloexec(int fd);
 
-// Number of open descriptors in this process (/proc/self/fd, or /dev/fd on macOS/BSD).
+// Number of open descriptors in this process (/proc/self/fd, or /dev/fd on
+// macOS/BSD).
 int CountOpenFds();
 
-// A raw pipe for tests that must not depend on the code under test: {read, write}, both
-// close-on-exec. Aborts the test binary with a message on failure.
+// A raw pipe for tests that must not depend on the code under test: {read,
+// write}, both close-on-exec. Aborts the test binary with a message on failure.
 std::pair<int, int> RawPipe();
 
 // A raw AF_UNIX stream socketpair, both ends close-on-exec.

@@ -1,6 +1,7 @@
-// gtest main for every test in the repository. Each test runs under a Watchdog: if it
-// is still running after LOOP_TEST_DEADLINE_SECONDS (default 30), the process ends with
-// a message naming the test, instead of hanging until Bazel's timeout.
+// gtest main for every test in the repository. Each test runs under a Watchdog:
+// if it is still running after LOOP_TEST_DEADLINE_SECONDS (default 30), the
+// process ends with a message naming the test, instead of hanging until Bazel's
+// timeout.
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -18,9 +19,12 @@ class WatchdogListener : public ::testing::EmptyTestEventListener {
     std::string name = std::string(info.test_suite_name()) + "." + info.name();
     watchdog_ = std::make_unique<loop::testing::Watchdog>(
         std::chrono::seconds(seconds_),
-        "DEADLINE: " + name + " was still running after " + std::to_string(seconds_) +
-            " s, so it was stopped. Some wait in it never finished; in this workshop "
-            "that usually means a lost wake or a poll() with nothing to report. The "
+        "DEADLINE: " + name + " was still running after " +
+            std::to_string(seconds_) +
+            " s, so it was stopped. Some wait in it never finished; in this "
+            "workshop "
+            "that usually means a lost wake or a poll() with nothing to "
+            "report. The "
             "test's own deadlines should have caught this: please report it.");
   }
   void OnTestEnd(const ::testing::TestInfo&) override { watchdog_.reset(); }
@@ -38,6 +42,7 @@ int main(int argc, char** argv) {
   if (const char* env = std::getenv("LOOP_TEST_DEADLINE_SECONDS")) {
     seconds = std::atoi(env) > 0 ? std::atoi(env) : seconds;
   }
-  ::testing::UnitTest::GetInstance()->listeners().Append(new WatchdogListener(seconds));
+  ::testing::UnitTest::GetInstance()->listeners().Append(
+      new WatchdogListener(seconds));
   return RUN_ALL_TESTS();
 }

@@ -1,5 +1,5 @@
-// Tests of the test support itself: a wait that would last forever becomes a failure
-// with a message, within its deadline.
+// Tests of the test support itself: a wait that would last forever becomes a
+// failure with a message, within its deadline.
 #include <unistd.h>
 
 #include <atomic>
@@ -39,8 +39,9 @@ TEST(Latch, ReleasesAllWaiters) {
   t.join();
 }
 
-// The shape of every "poll() must return" test: a read that would block forever is
-// rescued at the deadline and reported as false, and the test binary carries on.
+// The shape of every "poll() must return" test: a read that would block forever
+// is rescued at the deadline and reported as false, and the test binary carries
+// on.
 TEST(FinishesWithin, RescuesAForeverBlockedCallAndReportsIt) {
   auto [r, w] = RawPipe();
   char byte = 0;
@@ -59,11 +60,13 @@ TEST(FinishesWithin, RescuesAForeverBlockedCallAndReportsIt) {
 
 TEST(FinishesWithin, DoesNotRescueACallThatFinishes) {
   bool rescued = false;
-  EXPECT_TRUE(FinishesWithin(kDefaultDeadline, [] {}, [&] { rescued = true; }));
+  EXPECT_TRUE(FinishesWithin(
+      kDefaultDeadline, [] {}, [&] { rescued = true; }));
   EXPECT_FALSE(rescued);
 }
 
-// The last resort: a test that blocks forever is ended with a message naming it.
+// The last resort: a test that blocks forever is ended with a message naming
+// it.
 TEST(WatchdogDeathTest, EndsABlockedProcessWithItsMessage) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   auto block_forever = [] {
