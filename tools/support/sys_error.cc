@@ -72,8 +72,8 @@ std::string DescribeSysError(const std::string& what, int err) {
 }
 
 SysError::SysError(const std::string& what, int err)
-    : std::system_error(err, std::generic_category(),
-                        DescribeSysError(what, err)) {}
+    : std::system_error(err, std::generic_category()),
+      message_(DescribeSysError(what, err)) {}
 
 long CheckSys(long result, const std::string& what) {
   if (result == -1) throw SysError(what, errno);

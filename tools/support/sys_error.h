@@ -25,6 +25,12 @@ class SysError : public std::system_error {
  public:
   SysError(const std::string& what, int err);
   int err() const { return code().value(); }
+  // Only DescribeSysError's text: std::system_error would append strerror
+  // again.
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
 };
 
 // Throws SysError(what, errno) when result == -1; returns result otherwise.
