@@ -585,6 +585,16 @@ def cmd_check(args, root=ROOT, out=sys.stdout):
             results, code = bazel_test(["//solutions/...", "//tools/..."], root=root, config=config, log=log)
             _tally_targets(tally, results, code, config)
 
+    step("everything builds with clang too (--repo_env=CC=clang)")
+    if shutil.which("clang"):
+        with open(log, "a") as out_log:
+            code = subprocess.call(["bazel", "build", "--keep_going", "--repo_env=CC=clang",
+                                    "--platform_suffix=clang", "--", "//lessons/...", "//solutions/...",
+                                    "//tools/..."], cwd=root, stdout=out_log, stderr=subprocess.STDOUT)
+        tally.add(code == 0, "clang build" if code == 0 else "clang build failed (exit %d); see bazel-check.log" % code)
+    else:
+        tally.add(False, "clang is not installed (apt-get install clang)")
+
     if not args.no_lint:
         step("formatting (clang-format, buildifier)")
         _check_format(tally, root, out)
