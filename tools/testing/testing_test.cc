@@ -43,7 +43,10 @@ TEST(Latch, ReleasesAllWaiters) {
 // is rescued at the deadline and reported as false, and the test binary carries
 // on.
 TEST(FinishesWithin, RescuesAForeverBlockedCallAndReportsIt) {
-  auto [r, w] = RawPipe();
+  // Not a structured binding: C++17 lambdas cannot capture those.
+  const auto fds = RawPipe();
+  const int r = fds.first;
+  const int w = fds.second;
   char byte = 0;
   bool rescued = false;
   bool in_time = FinishesWithin(

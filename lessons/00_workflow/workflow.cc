@@ -1,0 +1,14 @@
+// Lesson 00: make Greeting() return "Hello, event loop!".
+// lessons/00_workflow/README.md walks you through it.
+#include "loop/workflow.h"
+
+#include "tools/support/todo.h"
+
+namespace loop {
+
+std::string Greeting() {
+  LOOP_TODO("00", "00_workflow",
+            "replace this line with: return \"Hello, event loop!\";");
+}
+
+}  // namespace loop

@@ -1,0 +1,52 @@
+// Lesson 07: the waker suite (lesson 06) on KqueueWaker, which needs a kqueue
+// Poll.
+#include "loop/kqueue_waker.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "loop/poll.h"
+#include "loop/registry.h"
+#include "loop/waker_suite.h"
+
+namespace loop {
+namespace testing {
+namespace {
+
+// EV_CLEAR resets the user event once reported: the loop has nothing to drain.
+struct KqueueOnKqueue {
+  using Waker = KqueueWaker;
+  static constexpr Backend kBackend = Backend::kKqueue;
+  static constexpr const char* kName = "OnKqueue";
+  static constexpr const char* kReadme =
+      "lessons/07_kqueue_pipe_waker/README.md";
+  static void AfterWakeEvent(Waker&) {}
+};
+
+INSTANTIATE_TYPED_TEST_SUITE_P(KqueueWaker, WakerSuite,
+                               ::testing::Types<KqueueOnKqueue>, WakerCaseName);
+
+TEST(KqueueWakerTest, RefusesAPollThatIsNotKqueue) {
+  const std::vector<Backend> backends = AvailableBackends();
+  if (std::find(backends.begin(), backends.end(), Backend::kEpoll) ==
+      backends.end()) {
+    GTEST_SKIP() << "this system has no epoll, so every Poll here is a kqueue";
+  }
+  Poll poll(Backend::kEpoll);
+  try {
+    KqueueWaker waker(poll.registry(), kWakerToken);
+    ADD_FAILURE()
+        << "a KqueueWaker was built on an epoll Poll: its EVFILT_USER event "
+           "would have to live in a kqueue this Poll does not have";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("kKqueue"), std::string::npos)
+        << "the error should say which backend is needed; it says: "
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace loop

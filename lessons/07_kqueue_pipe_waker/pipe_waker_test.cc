@@ -1,0 +1,159 @@
+// Lesson 07: the waker suite (lesson 06) on PipeWaker, on every backend, plus
+// what only a pipe has: bytes that pile up, a pipe that can be full, a loop
+// that must drain.
+#include "loop/pipe_waker.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "loop/poll.h"
+#include "loop/registry.h"
+#include "loop/waker_suite.h"
+
+namespace loop {
+namespace testing {
+namespace {
+
+constexpr const char* kLessonReadme = "lessons/07_kqueue_pipe_waker/README.md";
+
+bool IsNonBlocking(int fd) {
+  const int flags = fcntl(fd, F_GETFL);
+  return flags != -1 && (flags & O_NONBLOCK) != 0;
+}
+
+// A pipe keeps every byte: the loop drains it after each of the waker's events.
+template <Backend kB>
+struct PipeOn {
+  using Waker = PipeWaker;
+  static constexpr Backend kBackend = kB;
+  static constexpr const char* kName =
+      kB == Backend::kEpoll ? "OnEpoll" : "OnKqueue";
+  static constexpr const char* kReadme = kLessonReadme;
+  static void AfterWakeEvent(Waker& waker) {
+    if (!IsNonBlocking(waker.read_fd_for_testing())) {
+      ADD_FAILURE() << "the pipe's read end is blocking, so Drain() would "
+                       "sleep forever once the pipe is empty (the test did not "
+                       "call it). Make the pipe with O_NONBLOCK. See "
+                    << kLessonReadme;
+      return;
+    }
+    waker.Drain();
+  }
+};
+
+#if defined(__linux__)
+using PipeCases =
+    ::testing::Types<PipeOn<Backend::kEpoll>, PipeOn<Backend::kKqueue>>;
+#else
+using PipeCases = ::testing::Types<PipeOn<Backend::kKqueue>>;
+#endif
+INSTANTIATE_TYPED_TEST_SUITE_P(PipeWaker, WakerSuite, PipeCases, WakerCaseName);
+
+bool SawToken(const Events& events, Token token) {
+  for (const Event& e : events) {
+    if (e.token() == token) return true;
+  }
+  return false;
+}
+
+TEST(PipeWakerTest, BothEndsAreNonBlocking) {
+  Poll poll;
+  PipeWaker waker(poll.registry(), kWakerToken);
+  EXPECT_TRUE(IsNonBlocking(waker.write_fd_for_testing()))
+      << "the pipe's write end is blocking: when the pipe is full, Wake() "
+         "would sleep until the loop drains it, and a loop thread that wakes "
+         "itself would never wake up. Make the pipe with O_NONBLOCK. See "
+      << kLessonReadme;
+  EXPECT_TRUE(IsNonBlocking(waker.read_fd_for_testing()))
+      << "the pipe's read end is blocking: Drain() reads until the pipe is "
+         "empty, and on a blocking fd that last read sleeps until the next "
+         "Wake(). Make the pipe with O_NONBLOCK. See "
+      << kLessonReadme;
+}
+
+TEST(PipeWakerTest, DrainEmptiesThePipe) {
+  Poll poll;
+  PipeWaker waker(poll.registry(), kWakerToken);
+  const int read_fd = waker.read_fd_for_testing();
+  // On a blocking read end, Drain() would hang instead of failing.
+  ASSERT_TRUE(IsNonBlocking(read_fd)) << "the read end must be O_NONBLOCK; see "
+                                         "PipeWakerTest.BothEndsAreNonBlocking";
+  for (int i = 0; i < 1000; ++i) waker.Wake();
+  waker.Drain();
+  char byte;
+  const ssize_t n = read(read_fd, &byte, 1);
+  const int err = errno;
+  EXPECT_TRUE(n == -1 && err == EAGAIN)
+      << "after 1000 wakes and one Drain(), the pipe still held bytes. Drain() "
+         "must read until read() fails with EAGAIN: bytes left behind keep the "
+         "pipe readable, the edge-triggered Poll reports nothing new, and once "
+         "the pipe is full every Wake() is silently dropped. See "
+      << kLessonReadme;
+  EXPECT_NO_THROW(waker.Drain()) << "Drain() on an empty pipe must simply "
+                                    "return: EAGAIN means \"nothing to drain\"";
+}
+
+TEST(PipeWakerTest, WakeOnAFullPipeIsAlreadyAWake) {
+  Poll poll;
+  Events events(8);
+  PipeWaker waker(poll.registry(), kWakerToken);
+  const int write_fd = waker.write_fd_for_testing();
+  ASSERT_TRUE(IsNonBlocking(write_fd))
+      << "the write end must be O_NONBLOCK, or filling the pipe blocks this "
+         "test; see PipeWakerTest.BothEndsAreNonBlocking";
+  ASSERT_TRUE(IsNonBlocking(waker.read_fd_for_testing()))
+      << "the read end must be O_NONBLOCK; see "
+         "PipeWakerTest.BothEndsAreNonBlocking";
+#if defined(F_SETPIPE_SZ)
+  // Smaller pipe, shorter test (Linux rounds this up to one page).
+  static_cast<void>(fcntl(write_fd, F_SETPIPE_SZ, 4096));
+#endif
+  // Fill the pipe behind the waker's back, up to the point where writes fail.
+  long written = 0;
+  const char fill[512] = {};
+  for (;;) {
+    const ssize_t n = write(write_fd, fill, sizeof fill);
+    if (n > 0) {
+      written += n;
+      continue;
+    }
+    ASSERT_EQ(errno, EAGAIN) << "filling the pipe: " << std::strerror(errno);
+    char byte = 0;
+    if (write(write_fd, &byte, 1) == -1 && errno == EAGAIN)
+      break;  // Really full.
+    ++written;
+  }
+  try {
+    waker.Wake();
+    waker.Wake();
+  } catch (const std::exception& e) {
+    FAIL() << "Wake() on a full pipe threw \"" << e.what()
+           << "\". A full pipe is readable and not yet drained, so a wake is "
+              "already pending: Wake() should treat EAGAIN as success. See "
+           << kLessonReadme;
+  }
+  poll.Wait(events, kWakeDeadline);
+  ASSERT_TRUE(SawToken(events, kWakerToken))
+      << "a full pipe (" << written
+      << " bytes) produced no event for the waker: is "
+      << "its read end registered for reading under the waker's token?";
+  waker.Drain();
+  waker.Wake();
+  poll.Wait(events, kWakeDeadline);
+  EXPECT_TRUE(SawToken(events, kWakerToken))
+      << "after the full pipe was drained, Wake() produced no event. The "
+         "loop's Drain() empties the pipe; the next byte makes it readable "
+         "again, which is a new edge. See "
+      << kLessonReadme;
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace loop

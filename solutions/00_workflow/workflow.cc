@@ -1,0 +1,7 @@
+#include "loop/workflow.h"
+
+namespace loop {
+
+std::string Greeting() { return "Hello, event loop!"; }
+
+}  // namespace loop
