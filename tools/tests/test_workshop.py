@@ -339,6 +339,19 @@ class LayoutLintTest(unittest.TestCase):
         self.assertIn("solutions/01_fd/fd.cc still carries a TODO(lesson ...) marker", problems)
         self.assertIn("lesson 00: HINTS.md needs at least three '## Hint N' tiers", problems)
 
+    def test_a_header_the_learner_does_not_edit_must_match_the_solution(self):
+        for pkg, text in (("lessons", "int Fd();\n"), ("solutions", "int Fd();\n")):
+            with open(os.path.join(self.tmp, pkg, "01_fd", "fd.h"), "w") as f:
+                f.write(text)
+        self.assertEqual(workshop.lint_layout(workshop.load_manifest(self.tmp), self.tmp), [])
+        with open(os.path.join(self.tmp, "solutions", "01_fd", "fd.h"), "w") as f:
+            f.write("int Fd(int);\n")
+        problems = workshop.lint_layout(workshop.load_manifest(self.tmp), self.tmp)
+        self.assertEqual(len(problems), 1)
+        self.assertIn("lessons/01_fd/fd.h and solutions/01_fd/fd.h differ", problems[0])
+        # Files the learner edits (fd.cc here) differ on purpose and are not reported.
+        self.assertNotIn("fd.cc", problems[0])
+
 
 @unittest.skipUnless(shutil.which("git"), "reset needs git")
 class ResetAndDiffTest(unittest.TestCase):
