@@ -523,8 +523,12 @@ def cmd_start(args, root=ROOT, out=sys.stdout):
     return cmd_progress(args, root, out)
 
 
-# How often ./tools/check repeats the lesson 09 solution under each sanitizer.
-STRESS_RUNS = 200
+# What ./tools/check repeats under each sanitizer, and how often.
+STRESS = [
+    (["//solutions/05_registry:all", "//solutions/06_eventfd_waker:all",
+      "//solutions/07_kqueue_pipe_waker:all", "//solutions/08_arc:all"], 50),
+    (["//solutions/09_early_drop:all"], 200),
+]
 
 
 class Tally:
@@ -608,13 +612,15 @@ def cmd_check(args, root=ROOT, out=sys.stdout):
             step("solutions and tools under --config=%s" % config)
             results, code = bazel_test(["//solutions/...", "//tools/..."], root=root, config=config, log=log)
             _tally_targets(tally, results, code, config)
-        # The early-drop fix is about orderings between threads: repeat it, so that an
-        # ordering that loses a wake once in a hundred runs cannot pass unseen.
+        # Registries, wakers, Arc and the early-drop fix are about orderings between
+        # threads: repeat them, so that an ordering that loses a wake once in a hundred
+        # runs cannot pass unseen.
         for config in ("asan", "tsan"):
-            step("stress: lesson 09 solution, %d runs under --config=%s" % (STRESS_RUNS, config))
-            results, code = bazel_test(["//solutions/09_early_drop:all"], root=root, config=config,
-                                       extra=["--runs_per_test=%d" % STRESS_RUNS], log=log)
-            _tally_targets(tally, results, code, "stress %s x%d" % (config, STRESS_RUNS))
+            for patterns, runs in STRESS:
+                step("stress: %s, %d runs each under --config=%s" % (" ".join(patterns), runs, config))
+                results, code = bazel_test(patterns, root=root, config=config,
+                                           extra=["--runs_per_test=%d" % runs], log=log)
+                _tally_targets(tally, results, code, "stress %s x%d" % (config, runs))
 
     step("everything builds with clang too (--repo_env=CC=clang)")
     if shutil.which("clang"):
