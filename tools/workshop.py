@@ -607,6 +607,9 @@ def cmd_check(args, root=ROOT, out=sys.stdout):
         if not problems:
             tally.add(True, "lesson %s starter" % l.number)
 
+    step("a learner who writes the reference code goes green (a scratch copy of the checkout)")
+    _check_solved_copy(tally, lessons, root, log)
+
     if not args.no_sanitizers:
         for config in ("asan", "tsan"):
             step("solutions and tools under --config=%s" % config)
@@ -641,6 +644,31 @@ def cmd_check(args, root=ROOT, out=sys.stdout):
         out.write("\nWhat failed:\n" + "".join("  - %s\n" % p for p in tally.problems))
     out.write("%d passed, %d failed\n" % (tally.passed, tally.failed))
     return 0 if tally.failed == 0 else 1
+
+
+def _check_solved_copy(tally, lessons, root, log):
+    """Copies the checkout, puts each solution's 'edit' files into its lesson, and runs
+    the lessons' tests there: every lesson must then be done. This proves that the files
+    the manifest names are all a learner has to change, through the lessons' own BUILD
+    files, and that progress says so."""
+    tmp = tempfile.mkdtemp(prefix="elfs-solved-")
+    try:
+        for f in _tracked_files(root):
+            os.makedirs(os.path.dirname(os.path.join(tmp, f)), exist_ok=True)
+            shutil.copy2(os.path.join(root, f), os.path.join(tmp, f))
+        for l in lessons:
+            for e in l.edits:
+                shutil.copy2(os.path.join(root, l.solution_package, e), os.path.join(tmp, l.package, e))
+        results, code = bazel_test(["//lessons/..."], root=tmp, log=log)
+        for l in lessons:
+            passed, total, status, first = lesson_status(l, results)
+            why = "" if status == "done" else ": %s (%d/%d); first failure: %s" % (
+                status, passed, total, (first[0].splitlines()[0] if first else "none"))
+            tally.add(status == "done", "lesson %s with its reference code copied in%s" % (l.number, why))
+    finally:
+        with open(log, "a") as out_log:
+            subprocess.call(["bazel", "clean", "--expunge"], cwd=tmp, stdout=out_log, stderr=subprocess.STDOUT)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _tracked_files(root, *patterns):
