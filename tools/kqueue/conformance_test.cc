@@ -33,6 +33,7 @@
 #include <sys/syscall.h>
 #endif
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -1552,22 +1553,63 @@ TEST(Emulation, Difference_EachKqueueHoldsAHiddenDescriptor) {
 #endif
 }
 
+#ifdef __linux__
+// The open eventfds of this process: the emulation's hidden descriptors.
+std::vector<int> OpenEventfds() {
+  std::vector<int> fds;
+  for (int fd = 0; fd < 1024; ++fd) {
+    char target[64] = {};
+    const std::string link = "/proc/self/fd/" + std::to_string(fd);
+    if (readlink(link.c_str(), target, sizeof(target) - 1) > 0 &&
+        std::string(target) == "anon_inode:[eventfd]") {
+      fds.push_back(fd);
+    }
+  }
+  return fds;
+}
+#endif
+
+// Entry 1, the other half: when a program closes the hidden descriptor (a
+// double close elsewhere), that kqueue is broken, and the emulation says so on
+// stderr when it frees the kqueue's state instead of failing in silence.
+TEST(Emulation, Difference_ClosingTheHiddenDescriptorIsReported) {
+#ifdef __linux__
+  Kq first;  // kqueue() frees the state of every closed kqueue
+  const std::vector<int> before = OpenEventfds();
+  Kq kq;
+  std::vector<int> hidden;
+  for (int fd : OpenEventfds()) {
+    if (std::find(before.begin(), before.end(), fd) == before.end()) {
+      hidden.push_back(fd);
+    }
+  }
+  ASSERT_EQ(hidden.size(), 1u) << "each kqueue holds one eventfd";
+  // Capturing opens descriptors: do it first, so that none of them takes the
+  // number we free next (the emulation would then close that file instead).
+  ::testing::internal::CaptureStderr();
+  ASSERT_EQ(CloseRaw(hidden[0]), "");  // somebody else's double close
+
+  struct kevent change;
+  EV_SET(&change, 1, EVFILT_USER, EV_ADD, 0, 0, nullptr);
+  EXPECT_EQ(kevent(kq.fd(), &change, 1, nullptr, 0, nullptr), -1);
+  EXPECT_STREQ(ErrnoName(errno), "EBADF")
+      << "without its eventfd the kqueue cannot be found any more";
+  Kq next;  // frees the broken kqueue's state, whose eventfd is already closed
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(said.find("kqueue emulation: close(kqueue's eventfd " +
+                      std::to_string(hidden[0]) + ") failed: EBADF"),
+            std::string::npos)
+      << "stderr said: " << said;
+#else
+  GTEST_SKIP() << "a real kqueue has no hidden descriptor";
+#endif
+}
+
 // The state of a closed kqueue (its eventfd) is freed by the next kqueue()
 // call, not by close().
 TEST(Emulation, Difference_ClosedKqueueIsFreedAtTheNextKqueueCall) {
 #ifdef __linux__
-  auto count_eventfds = [] {
-    int count = 0;
-    for (int fd = 0; fd < 1024; ++fd) {
-      char target[64] = {};
-      const std::string link = "/proc/self/fd/" + std::to_string(fd);
-      if (readlink(link.c_str(), target, sizeof(target) - 1) > 0 &&
-          std::string(target) == "anon_inode:[eventfd]") {
-        ++count;
-      }
-    }
-    return count;
-  };
+  auto count_eventfds = [] { return static_cast<int>(OpenEventfds().size()); };
   ASSERT_EQ(CloseRaw(kqueue()), "");  // now only that one's state is pending
   const int base = count_eventfds();
   int fds[5];

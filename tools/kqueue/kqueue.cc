@@ -47,10 +47,34 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "tools/support/sys_error.h"
+
 namespace {
+
+// Some failures cannot be returned to anyone: a destructor, a wake-up, a
+// drain. Each of them means that the program closed a descriptor this
+// emulation owns (a double close elsewhere), and the kqueue may lose events.
+// Say so on stderr, as lesson 01's Fd does for a failed close.
+void ReportLostDescriptor(const std::string& what, int err) {
+  const std::string line =
+      "kqueue emulation: " + loop::DescribeSysError(what, err) +
+      "; was a descriptor this kqueue owns closed by someone else?\n";
+  // write(2), not stdio: this may run in a child right after fork(). If
+  // stderr is gone too there is nobody left to tell.
+  (void)!write(STDERR_FILENO, line.data(), line.size());
+}
+
+// close() of a descriptor the emulation owns, reporting a failure.
+void CloseOwned(int fd, const char* what) {
+  if (close(fd) != 0) {
+    ReportLostDescriptor(
+        "close(" + std::string(what) + " " + std::to_string(fd) + ")", errno);
+  }
+}
 
 // epoll data of the wake eventfd. Watched fds use (generation << 32 | fd) with
 // a generation >= 1, so the two never collide.
@@ -169,7 +193,7 @@ class Deadline {
 class Kqueue {
  public:
   explicit Kqueue(int wake_fd) : wake_fd_(wake_fd) {}
-  ~Kqueue() { close(wake_fd_); }
+  ~Kqueue() { CloseOwned(wake_fd_, "kqueue's eventfd"); }
   Kqueue(const Kqueue&) = delete;
   Kqueue& operator=(const Kqueue&) = delete;
 
@@ -186,7 +210,7 @@ class Kqueue {
   }
 
   // Closes this process's copy of the eventfd (used in a fork()ed child).
-  void ForgetInChild() { close(wake_fd_); }
+  void ForgetInChild() { CloseOwned(wake_fd_, "kqueue's eventfd"); }
 
   // Applies one change; returns 0 or the errno for it.
   int Apply(int epfd, const struct kevent& change) {
@@ -396,8 +420,12 @@ class Kqueue {
   // Makes a thread blocked in epoll_wait() on this kqueue return.
   void Wake() {
     const uint64_t one = 1;
-    // EAGAIN (counter full) is fine: the eventfd is readable anyway.
-    (void)!write(wake_fd_, &one, sizeof(one));
+    // EAGAIN (counter full) is fine: the eventfd is readable anyway. EINTR
+    // cannot happen: the eventfd is non-blocking.
+    if (write(wake_fd_, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+      ReportLostDescriptor(
+          "write(kqueue's eventfd " + std::to_string(wake_fd_) + ")", errno);
+    }
   }
 
   // Returns queued events, each at most once per call (a level-triggered user
@@ -459,7 +487,10 @@ class Kqueue {
         uint64_t value;
         // Drained, so that the next write makes it readable again. EAGAIN:
         // another thread drained it first.
-        (void)!read(wake_fd_, &value, sizeof(value));
+        if (read(wake_fd_, &value, sizeof(value)) < 0 && errno != EAGAIN) {
+          ReportLostDescriptor(
+              "read(kqueue's eventfd " + std::to_string(wake_fd_) + ")", errno);
+        }
         continue;
       }
       const int fd = static_cast<int>(data & 0xffffffffu);
@@ -541,8 +572,8 @@ class Registry {
     ev.data.u64 = kWakeData;
     if (wake < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, wake, &ev) != 0) {
       const int error = errno;
-      if (wake >= 0) close(wake);
-      close(epfd);
+      if (wake >= 0) CloseOwned(wake, "eventfd");
+      CloseOwned(epfd, "epoll");
       return Fail(error);
     }
     auto kq = std::make_shared<Kqueue>(wake);
@@ -635,7 +666,9 @@ class Registry {
   void ForgetAllInChild() {
     for (const auto& entry : by_fd_) {
       int error;
-      if (entry.second->IsBehind(entry.first, &error)) close(entry.first);
+      if (entry.second->IsBehind(entry.first, &error)) {
+        CloseOwned(entry.first, "kqueue");
+      }
     }
     for (const auto& kq : all_) kq->ForgetInChild();
     forgotten_.insert(forgotten_.end(), all_.begin(), all_.end());
