@@ -273,6 +273,7 @@ def lint_layout(lessons, root=ROOT):
             with open(os.path.join(root, l.package, "HINTS.md")) as f:
                 if len(parse_hints(f.read())) < 3:
                     problems.append("lesson %s: HINTS.md needs at least three '## Hint N' tiers" % l.number)
+    problems += lint_failure_quotes(root)
     for d in sorted(os.listdir(os.path.join(root, "solutions"))):
         path = os.path.join(root, "solutions", d)
         if not os.path.isdir(path):
@@ -282,6 +283,54 @@ def lint_layout(lessons, root=ROOT):
                 with open(os.path.join(dirpath, f), errors="replace") as fh:
                     if "TODO(lesson" in fh.read():
                         problems.append("solutions/%s/%s still carries a TODO(lesson ...) marker" % (d, f))
+    return problems
+
+
+_ASSERTION = re.compile(r"\b(EXPECT_|ASSERT_|ADD_FAILURE|FAIL\(|GTEST_SKIP|SysErrorFrom\(|ErrorFrom\()")
+_QUOTED_FAILURE = re.compile(r"(\S+_test\.cc):(\d+): (?:Failure|Skipped)")
+
+
+def lint_failure_quotes(root):
+    """READMEs quote real test output ("lessons/01_fd/fd_test.cc:110: Failure"). Edits to
+    a test file shift its lines; this finds quotes that no longer point at the assertion
+    they show: the line must hold an assertion, and the expression gtest printed after
+    "Value of:" or "Expected equality of these values:" must be in that statement."""
+    problems = []
+    readmes = ["README.md"] + ["lessons/%s/README.md" % d for d in sorted(os.listdir(os.path.join(root, "lessons")))]
+    for readme in readmes:
+        path = os.path.join(root, readme)
+        if not os.path.isfile(path):
+            continue
+        with open(path) as f:
+            lines = f.read().splitlines()
+        for i, text in enumerate(lines):
+            m = _QUOTED_FAILURE.search(text)
+            if not m:
+                continue
+            test = m.group(1)
+            if not test.startswith("lessons/"):
+                test = os.path.join(os.path.dirname(readme), test)
+            where = "%s:%d quotes %s:%s" % (readme, i + 1, test, m.group(2))
+            if not os.path.isfile(os.path.join(root, test)):
+                problems.append("%s, which does not exist" % where)
+                continue
+            with open(os.path.join(root, test)) as f:
+                source = f.read().splitlines()
+            n = int(m.group(2))
+            if not 1 <= n <= len(source) or not _ASSERTION.search(source[n - 1]):
+                problems.append("%s, but that line holds no assertion: update the quote from the real "
+                                "test output" % where)
+                continue
+            after = [l.strip() for l in lines[i + 1:i + 3]]
+            expr = None
+            if after and after[0].startswith("Value of: "):
+                expr = after[0][len("Value of: "):]
+            elif len(after) == 2 and after[0] == "Expected equality of these values:":
+                expr = after[1]
+            statement = " ".join(l.strip() for l in source[n - 1:n + 3])
+            if expr and expr.replace(" ", "") not in statement.replace(" ", ""):
+                problems.append("%s, but %r is not in the statement there: update the quote from the "
+                                "real test output" % (where, expr))
     return problems
 
 
@@ -615,10 +664,9 @@ def cmd_check(args, root=ROOT, out=sys.stdout):
             step("solutions and tools under --config=%s" % config)
             results, code = bazel_test(["//solutions/...", "//tools/..."], root=root, config=config, log=log)
             _tally_targets(tally, results, code, config)
-        # Registries, wakers, Arc and the early-drop fix are about orderings between
-        # threads: repeat them, so that an ordering that loses a wake once in a hundred
-        # runs cannot pass unseen.
-        for config in ("asan", "tsan"):
+            # Registries, wakers, Arc and the early-drop fix are about orderings between
+            # threads: repeat them, so that an ordering that loses a wake once in a
+            # hundred runs cannot pass unseen.
             for patterns, runs in STRESS:
                 step("stress: %s, %d runs each under --config=%s" % (" ".join(patterns), runs, config))
                 results, code = bazel_test(patterns, root=root, config=config,

@@ -18,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/support/sys_error.h"
+#include "tools/testing/errors.h"
 #include "tools/testing/fds.h"
 
 namespace loop {
@@ -29,6 +30,7 @@ using ::loop::testing::IsCloexec;
 using ::loop::testing::IsOpen;
 using ::loop::testing::RawPipe;
 using ::loop::testing::RawSocketPair;
+using ::loop::testing::SysErrorFrom;
 using ::testing::HasSubstr;
 
 constexpr char kSee[] = " (see lessons/01_fd/README.md)";
@@ -248,12 +250,12 @@ TEST(FdTest, DuplicateGivesANewCloexecFdForTheSameFile) {
 
 TEST(FdTest, DuplicateOfAnEmptyFdThrowsSysError) {
   Fd empty;
-  try {
-    Fd copy = empty.Duplicate();
-    ADD_FAILURE() << "Duplicate() of an empty Fd returned fd " << copy.get()
-                  << " instead of throwing SysError (EBADF)" << kSee;
-  } catch (const SysError& e) {
-    EXPECT_EQ(e.err(), EBADF) << e.what();
+  if (auto error = SysErrorFrom(
+          [&] { Fd copy = empty.Duplicate(); },
+          std::string("Duplicate() of an empty Fd returned normally instead "
+                      "of throwing SysError (EBADF)") +
+              kSee)) {
+    EXPECT_EQ(error->err, EBADF) << error->what;
   }
 }
 
@@ -311,13 +313,12 @@ TEST(FdTest, SetNonBlockingOnAClosedFdThrowsSysErrorNamingTheFd) {
   auto [r, w] = RawPipe();
   ASSERT_EQ(CloseRaw(r), "");
   ASSERT_EQ(CloseRaw(w), "");
-  try {
-    SetNonBlocking(r);
-    ADD_FAILURE() << "SetNonBlocking on closed fd " << r << " did not throw";
-  } catch (const SysError& e) {
-    EXPECT_EQ(e.err(), EBADF);
-    EXPECT_THAT(e.what(), HasSubstr("fd " + std::to_string(r)));
-    EXPECT_THAT(e.what(), HasSubstr("EBADF"));
+  if (auto error = SysErrorFrom([&] { SetNonBlocking(r); },
+                                "SetNonBlocking on closed fd " +
+                                    std::to_string(r) + " did not throw")) {
+    EXPECT_EQ(error->err, EBADF);
+    EXPECT_THAT(error->what, HasSubstr("fd " + std::to_string(r)));
+    EXPECT_THAT(error->what, HasSubstr("EBADF"));
   }
 }
 

@@ -30,15 +30,18 @@
 #include "loop/fd.h"
 #include "tools/support/sys_error.h"
 #include "tools/testing/deadline.h"
+#include "tools/testing/errors.h"
 #include "tools/testing/fds.h"
 
 namespace loop {
 namespace {
 
+using ::loop::testing::CaughtSysError;
 using ::loop::testing::Clock;
 using ::loop::testing::FinishesWithin;
 using ::loop::testing::IsCloexec;
 using ::loop::testing::kDefaultDeadline;
+using ::loop::testing::SysErrorFrom;
 using ::loop::testing::WaitUntil;
 using std::chrono::milliseconds;
 using ::testing::HasSubstr;
@@ -85,6 +88,8 @@ std::uint64_t DataOf(const epoll_event& event) { return event.data.u64; }
 std::string Describe(const SysError& e) {
   return std::string("SysError: ") + e.what();
 }
+
+std::string Describe(const CaughtSysError& e) { return "SysError: " + e.what; }
 
 TEST(EpollTest, CreateGivesACloexecEpollFd) {
   Epoll epoll = Epoll::Create();
@@ -458,19 +463,19 @@ TEST(EpollTest, AddTwiceThrowsEexistNamingTheCallAndFd) {
   Pipe pipe = MakePipe(O_NONBLOCK);
   const int fd = pipe.read.get();
   epoll.Add(fd, EPOLLIN, kData);
-  try {
-    epoll.Add(fd, EPOLLIN, kData);
-    ADD_FAILURE() << "adding fd " << fd << " a second time must throw "
-                  << "SysError (EEXIST): check epoll_ctl's result" << kSee;
-  } catch (const SysError& e) {
-    EXPECT_EQ(e.err(), EEXIST) << Describe(e);
-    EXPECT_THAT(e.what(), HasSubstr("EEXIST"));
-    EXPECT_THAT(e.what(), HasSubstr("EPOLL_CTL_ADD"))
-        << "the message must name the operation, e.g. "
-        << "\"epoll_ctl(EPOLL_CTL_ADD, fd " << fd << ")\"" << kSee;
-    EXPECT_THAT(e.what(), HasSubstr("fd " + std::to_string(fd)))
-        << "the message must name the fd, e.g. \"epoll_ctl(EPOLL_CTL_ADD, fd "
-        << fd << ")\"" << kSee;
+  const std::string example =
+      "\"epoll_ctl(EPOLL_CTL_ADD, fd " + std::to_string(fd) + ")\"";
+  if (auto error = SysErrorFrom([&] { epoll.Add(fd, EPOLLIN, kData); },
+                                "adding fd " + std::to_string(fd) +
+                                    " a second time must throw SysError "
+                                    "(EEXIST): check epoll_ctl's result" +
+                                    kSee)) {
+    EXPECT_EQ(error->err, EEXIST) << Describe(*error);
+    EXPECT_THAT(error->what, HasSubstr("EEXIST"));
+    EXPECT_THAT(error->what, HasSubstr("EPOLL_CTL_ADD"))
+        << "the message must name the operation, e.g. " << example << kSee;
+    EXPECT_THAT(error->what, HasSubstr("fd " + std::to_string(fd)))
+        << "the message must name the fd, e.g. " << example << kSee;
   }
 }
 
@@ -478,23 +483,20 @@ TEST(EpollTest, ModifyOrDeleteOfAnUnregisteredFdThrowsEnoent) {
   Epoll epoll = Epoll::Create();
   Pipe pipe = MakePipe(O_NONBLOCK);
   const int fd = pipe.read.get();
-  try {
-    epoll.Modify(fd, EPOLLIN, kData);
-    ADD_FAILURE() << "Modify of fd " << fd << ", which was never added, must "
-                  << "throw SysError (ENOENT)" << kSee;
-  } catch (const SysError& e) {
-    EXPECT_EQ(e.err(), ENOENT) << Describe(e);
-    EXPECT_THAT(e.what(), HasSubstr("EPOLL_CTL_MOD"));
-    EXPECT_THAT(e.what(), HasSubstr("fd " + std::to_string(fd)));
+  const std::string never_added =
+      " of fd " + std::to_string(fd) +
+      ", which was never added, must throw SysError (ENOENT)" + kSee;
+  if (auto error = SysErrorFrom([&] { epoll.Modify(fd, EPOLLIN, kData); },
+                                "Modify" + never_added)) {
+    EXPECT_EQ(error->err, ENOENT) << Describe(*error);
+    EXPECT_THAT(error->what, HasSubstr("EPOLL_CTL_MOD"));
+    EXPECT_THAT(error->what, HasSubstr("fd " + std::to_string(fd)));
   }
-  try {
-    epoll.Delete(fd);
-    ADD_FAILURE() << "Delete of fd " << fd << ", which was never added, must "
-                  << "throw SysError (ENOENT)" << kSee;
-  } catch (const SysError& e) {
-    EXPECT_EQ(e.err(), ENOENT) << Describe(e);
-    EXPECT_THAT(e.what(), HasSubstr("EPOLL_CTL_DEL"));
-    EXPECT_THAT(e.what(), HasSubstr("fd " + std::to_string(fd)));
+  if (auto error =
+          SysErrorFrom([&] { epoll.Delete(fd); }, "Delete" + never_added)) {
+    EXPECT_EQ(error->err, ENOENT) << Describe(*error);
+    EXPECT_THAT(error->what, HasSubstr("EPOLL_CTL_DEL"));
+    EXPECT_THAT(error->what, HasSubstr("fd " + std::to_string(fd)));
   }
 }
 
@@ -505,12 +507,10 @@ TEST(EpollTest, AddOfAClosedFdThrowsEbadf) {
     Pipe pipe = MakePipe();
     closed = pipe.read.get();
   }  // Both ends closed here; nothing in this test opens that number again.
-  try {
-    epoll.Add(closed, EPOLLIN, kData);
-    ADD_FAILURE() << "Add of closed fd " << closed << " must throw SysError "
-                  << "(EBADF)" << kSee;
-  } catch (const SysError& e) {
-    EXPECT_EQ(e.err(), EBADF) << Describe(e);
+  if (auto error = SysErrorFrom([&] { epoll.Add(closed, EPOLLIN, kData); },
+                                "Add of closed fd " + std::to_string(closed) +
+                                    " must throw SysError (EBADF)" + kSee)) {
+    EXPECT_EQ(error->err, EBADF) << Describe(*error);
   }
 }
 
@@ -522,12 +522,12 @@ TEST(EpollTest, AddOfARegularFileThrowsEperm) {
   ASSERT_TRUE(file.valid()) << "test setup: mkostemp failed";
   unlink(path.c_str());
   Epoll epoll = Epoll::Create();
-  try {
-    epoll.Add(file.get(), EPOLLIN, kData);
-    ADD_FAILURE() << "Add of a regular file must throw SysError (EPERM): "
-                  << "epoll cannot watch files, which are always ready" << kSee;
-  } catch (const SysError& e) {
-    EXPECT_EQ(e.err(), EPERM) << Describe(e);
+  if (auto error = SysErrorFrom(
+          [&] { epoll.Add(file.get(), EPOLLIN, kData); },
+          std::string("Add of a regular file must throw SysError (EPERM): "
+                      "epoll cannot watch files, which are always ready") +
+              kSee)) {
+    EXPECT_EQ(error->err, EPERM) << Describe(*error);
   }
 }
 
@@ -577,12 +577,13 @@ TEST(EpollTest, RegistrationBelongsToTheOpenFileNotToTheNumber) {
       << "registration belongs to the open pipe, which the duplicate keeps "
       << "alive" << kSee;
   EXPECT_EQ(DataOf(events[0]), kData);
-  try {
-    epoll.Delete(number);
-    ADD_FAILURE() << "Delete of closed fd " << number << " must fail (EBADF)";
-  } catch (const SysError& e) {
-    EXPECT_EQ(e.err(), EBADF)
-        << "the number is gone, so it can no longer be deleted: " << e.what();
+  if (auto error =
+          SysErrorFrom([&] { epoll.Delete(number); },
+                       "Delete of closed fd " + std::to_string(number) +
+                           " must fail (EBADF)")) {
+    EXPECT_EQ(error->err, EBADF)
+        << "the number is gone, so it can no longer be deleted: "
+        << error->what;
   }
   duplicate.reset();  // The pipe's last read fd: now the registration goes.
   EXPECT_EQ(epoll.Wait(events, kMaxEvents, 0), 0)

@@ -26,6 +26,7 @@
 #include "loop/fd.h"
 #include "tools/support/sys_error.h"
 #include "tools/testing/deadline.h"
+#include "tools/testing/errors.h"
 #include "tools/testing/fds.h"
 
 namespace loop {
@@ -33,6 +34,7 @@ namespace {
 
 using std::chrono::milliseconds;
 using testing::Clock;
+using testing::SysErrorFrom;
 
 constexpr char kReadme[] = " See lessons/03_raw_kqueue/README.md.";
 
@@ -220,12 +222,11 @@ TEST(KqueueTest, EvOneshotFiresOnceThenIsDeleted) {
       << "EV_ONESHOT: after the first event the filter is gone; got "
       << DescribeKevent(event) << kReadme;
   const struct kevent del = Change(pipe.read.get(), EVFILT_READ, EV_DELETE);
-  try {
-    kq.Apply(&del, 1);
-    ADD_FAILURE() << "the one-shot filter should already be deleted, so "
-                     "EV_DELETE should fail with ENOENT";
-  } catch (const SysError& e) {
-    EXPECT_EQ(e.err(), ENOENT) << e.what();
+  if (auto error = SysErrorFrom([&] { kq.Apply(&del, 1); },
+                                "the one-shot filter should already be "
+                                "deleted, so EV_DELETE should fail with "
+                                "ENOENT")) {
+    EXPECT_EQ(error->err, ENOENT) << error->what;
   }
 }
 
@@ -425,13 +426,13 @@ TEST(KqueueTest, DeletingWhatIsNotThereIsENOENT) {
   Kqueue kq = Kqueue::Create();
   Pipe pipe = MakePipe(O_NONBLOCK);
   const struct kevent del = Change(pipe.read.get(), EVFILT_READ, EV_DELETE);
-  try {
-    kq.Apply(&del, 1);
-    ADD_FAILURE() << "EV_DELETE of a filter that was never added must fail."
-                  << kReadme;
-  } catch (const SysError& e) {
-    const std::string what = e.what();
-    EXPECT_EQ(e.err(), ENOENT) << what;
+  if (auto error = SysErrorFrom(
+          [&] { kq.Apply(&del, 1); },
+          std::string("EV_DELETE of a filter that was never added must "
+                      "fail.") +
+              kReadme)) {
+    const std::string& what = error->what;
+    EXPECT_EQ(error->err, ENOENT) << what;
     EXPECT_NE(what.find("ENOENT"), std::string::npos) << what;
     EXPECT_NE(what.find("ident " + std::to_string(pipe.read.get())),
               std::string::npos)
@@ -447,13 +448,12 @@ TEST(KqueueTest, AddingABadFdIsEBADF) {
   const int closed = pipe.read.get();
   pipe.read.reset();
   const struct kevent add = Change(closed, EVFILT_READ, EV_ADD);
-  try {
-    kq.Apply(&add, 1);
-    ADD_FAILURE() << "EV_ADD of a closed fd must fail with EBADF." << kReadme;
-  } catch (const SysError& e) {
-    EXPECT_EQ(e.err(), EBADF) << e.what();
-    EXPECT_NE(std::string(e.what()).find("EBADF"), std::string::npos)
-        << e.what();
+  if (auto error = SysErrorFrom(
+          [&] { kq.Apply(&add, 1); },
+          std::string("EV_ADD of a closed fd must fail with EBADF.") +
+              kReadme)) {
+    EXPECT_EQ(error->err, EBADF) << error->what;
+    EXPECT_NE(error->what.find("EBADF"), std::string::npos) << error->what;
   }
 }
 
@@ -467,15 +467,14 @@ TEST(KqueueTest, EveryChangeIsTriedAndTheFirstFailureReported) {
       Change(never_added.read.get(), EVFILT_READ, EV_DELETE),
       Change(last.read.get(), EVFILT_READ, EV_ADD),
   };
-  try {
-    kq.Apply(changes, 3);
-    ADD_FAILURE() << "the middle change (EV_DELETE of nothing) must fail";
-  } catch (const SysError& e) {
-    EXPECT_EQ(e.err(), ENOENT) << e.what();
-    EXPECT_NE(std::string(e.what()).find(
-                  "ident " + std::to_string(never_added.read.get())),
-              std::string::npos)
-        << "name the change that failed: " << e.what();
+  if (auto error =
+          SysErrorFrom([&] { kq.Apply(changes, 3); },
+                       "the middle change (EV_DELETE of nothing) must fail")) {
+    EXPECT_EQ(error->err, ENOENT) << error->what;
+    EXPECT_NE(
+        error->what.find("ident " + std::to_string(never_added.read.get())),
+        std::string::npos)
+        << "name the change that failed: " << error->what;
   }
   // With EV_RECEIPT the kernel carries on after a failed change.
   WriteBytes(last.write.get(), 1);

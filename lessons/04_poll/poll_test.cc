@@ -31,6 +31,7 @@
 #include "loop/selector.h"
 #include "tools/support/sys_error.h"
 #include "tools/testing/deadline.h"
+#include "tools/testing/errors.h"
 #include "tools/testing/fds.h"
 
 #ifdef __linux__
@@ -57,6 +58,7 @@ namespace {
 
 using std::chrono::milliseconds;
 using testing::kDefaultDeadline;
+using testing::SysErrorFrom;
 
 constexpr Backend kBackend = Backend::LOOP_TEST_BACKEND;
 constexpr char kReadme[] = " See lessons/04_poll/README.md.";
@@ -680,13 +682,14 @@ TEST_F(PollTest, ErrorsNameTheErrno) {
   Pipe pipe = NonBlockingPipe();
   const int closed_fd = pipe.read.get();
   pipe.read.reset();
-  try {
-    selector().Register(closed_fd, Token{17}, Interest::kReadable);
-    ADD_FAILURE() << "Register of a closed fd should throw SysError(EBADF)";
-  } catch (const SysError& e) {
-    EXPECT_EQ(e.err(), EBADF) << e.what();
-    EXPECT_NE(std::string(e.what()).find("EBADF"), std::string::npos)
-        << "the message should name the errno: " << e.what();
+  if (auto error = SysErrorFrom(
+          [&] {
+            selector().Register(closed_fd, Token{17}, Interest::kReadable);
+          },
+          "Register of a closed fd should throw SysError(EBADF)")) {
+    EXPECT_EQ(error->err, EBADF) << error->what;
+    EXPECT_NE(error->what.find("EBADF"), std::string::npos)
+        << "the message should name the errno: " << error->what;
   }
 }
 
@@ -695,14 +698,15 @@ TEST_F(PollTest, RegisteringTwiceIsEachBackendsOwnBusiness) {
   Pipe pipe = NonBlockingPipe();
   selector().Register(pipe.read.get(), Token{18}, Interest::kReadable);
   if (kBackend == Backend::kEpoll) {
-    try {
-      selector().Register(pipe.read.get(), Token{19}, Interest::kReadable);
-      ADD_FAILURE() << "epoll refuses a second EPOLL_CTL_ADD of the same fd "
-                       "with EEXIST; the selector should pass that on";
-    } catch (const SysError& e) {
-      EXPECT_EQ(e.err(), EEXIST) << e.what();
-      EXPECT_NE(std::string(e.what()).find("EEXIST"), std::string::npos)
-          << e.what();
+    if (auto error = SysErrorFrom(
+            [&] {
+              selector().Register(pipe.read.get(), Token{19},
+                                  Interest::kReadable);
+            },
+            "epoll refuses a second EPOLL_CTL_ADD of the same fd with "
+            "EEXIST; the selector should pass that on")) {
+      EXPECT_EQ(error->err, EEXIST) << error->what;
+      EXPECT_NE(error->what.find("EEXIST"), std::string::npos) << error->what;
     }
   } else {
     // kqueue: EV_ADD of an existing (ident, filter) updates it in place.

@@ -43,6 +43,7 @@
 #include "loop/selector.h"
 #include "tools/support/sys_error.h"
 #include "tools/testing/deadline.h"
+#include "tools/testing/errors.h"
 #include "tools/testing/fds.h"
 
 #ifdef __linux__
@@ -57,7 +58,9 @@ namespace loop {
 namespace {
 
 using std::chrono::milliseconds;
+using testing::CaughtSysError;
 using testing::kDefaultDeadline;
+using testing::SysErrorFrom;
 
 constexpr Backend kBackend = Backend::LOOP_TEST_BACKEND;
 constexpr char kReadme[] = " See lessons/05_registry/README.md.";
@@ -202,25 +205,15 @@ std::vector<Event> WaitFor(Poll& poll, Token token,
   });
 }
 
-// What a SysError said: caught by reference, so a subclass's what() is kept.
-struct Caught {
-  int err;
-  std::string what;
-};
-
-// Runs fn and returns the SysError it throws. Fails the test (and returns
-// nullopt) if fn returns normally. Anything else fn throws (such as a starter's
-// TODO) propagates.
-std::optional<Caught> ErrorFrom(const std::function<void()>& fn,
-                                const std::string& call) {
-  try {
-    fn();
-  } catch (const SysError& e) {
-    return Caught{e.err(), e.what()};
-  }
-  ADD_FAILURE() << call << " returned normally; it should have thrown SysError."
-                << kReadme;
-  return std::nullopt;
+// The SysError that `call` (run by fn) throws; fails the test, at the line
+// that called ErrorFrom, if it throws nothing.
+std::optional<CaughtSysError> ErrorFrom(const std::function<void()>& fn,
+                                        const std::string& call,
+                                        const char* file = __builtin_FILE(),
+                                        int line = __builtin_LINE()) {
+  const std::string if_none =
+      call + " returned normally; it should have thrown SysError." + kReadme;
+  return SysErrorFrom(fn, if_none, file, line);
 }
 
 bool Contains(const std::string& text, const std::string& part) {
@@ -229,7 +222,7 @@ bool Contains(const std::string& text, const std::string& part) {
 
 // The checks every Registry error must pass: the errno value, its name in the
 // message, and what was being done (method and fd).
-void ExpectRegistryError(const std::optional<Caught>& error, int err,
+void ExpectRegistryError(const std::optional<CaughtSysError>& error, int err,
                          const std::string& method, int fd,
                          const std::string& why) {
   if (!error) return;

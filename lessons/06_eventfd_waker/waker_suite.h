@@ -47,7 +47,6 @@
 #ifndef LOOP_WAKER_SUITE_H_
 #define LOOP_WAKER_SUITE_H_
 
-#include <dirent.h>
 #include <unistd.h>
 #if defined(__linux__)
 #include <sys/syscall.h>
@@ -103,30 +102,6 @@ inline constexpr std::chrono::milliseconds kWakeDeadline{2000};
 inline constexpr std::chrono::milliseconds kQuietPeriod{50};
 
 namespace waker_suite_internal {
-
-// The descriptors open in this process right now.
-inline std::set<int> OpenFds() {
-#if defined(__linux__)
-  const char* dir_path = "/proc/self/fd";
-#else
-  const char* dir_path = "/dev/fd";
-#endif
-  std::set<int> fds;
-  DIR* dir = opendir(dir_path);
-  if (dir == nullptr) {
-    ADD_FAILURE() << "cannot list " << dir_path
-                  << " to find the waker's descriptors";
-    return fds;
-  }
-  const int own = dirfd(dir);
-  while (const dirent* entry = readdir(dir)) {
-    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
-    const int fd = std::stoi(entry->d_name);
-    if (fd != own) fds.insert(fd);
-  }
-  closedir(dir);
-  return fds;
-}
 
 // The kernel's id of the calling thread, or 0 where this is not known.
 inline long ThisThreadKernelId() {
@@ -471,9 +446,9 @@ TYPED_TEST_P(WakerSuite, ConcurrentWakesNeverLoseTheLastOne) {
 }
 
 TYPED_TEST_P(WakerSuite, DescriptorsAreCloseOnExec) {
-  const std::set<int> before = waker_suite_internal::OpenFds();
+  const std::set<int> before = OpenFdNumbers();
   typename TestFixture::Waker waker(this->registry(), kWakerToken);
-  const std::set<int> after = waker_suite_internal::OpenFds();
+  const std::set<int> after = OpenFdNumbers();
   std::vector<int> opened;
   std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
                       std::back_inserter(opened));

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <numeric>
@@ -108,28 +109,32 @@ std::string NameOf(const ::testing::TestParamInfo<Case>& info) {
   return CaseName(info.param);
 }
 
-// Why a wake disappears when the naive Waker releases its source.
+// Why a wake disappears when its source goes before the loop looks.
 std::string WhyLost(WakerKind kind) {
   switch (kind) {
     case WakerKind::kEventfd:
-      return "The Waker owned the eventfd; its destructor deregistered and "
-             "closed it. Either step removes the eventfd from the Poll's "
-             "interest list, and the readiness that was already pending goes "
-             "with it.";
+      return "The eventfd was deregistered or closed before the loop polled "
+             "(in the starter, by the Waker's destructor). Either step "
+             "removes it from the Poll's interest list, and the readiness "
+             "that was already pending goes with it.";
     case WakerKind::kPipe:
-      return "The Waker owned the pipe; its destructor deregistered the read "
-             "end and closed both ends. The read end left the Poll's interest "
-             "list, and the byte it had written died with the pipe.";
+      return "The pipe was deregistered or closed before the loop polled (in "
+             "the starter, by the Waker's destructor). Its read end left the "
+             "Poll's interest list, and the byte already written died with "
+             "the pipe.";
     case WakerKind::kKqueueUser:
-      return "The Waker deleted its EVFILT_USER event (EV_DELETE) when it was "
-             "destroyed, and the trigger that was pending went with it.";
+      return "The EVFILT_USER event was deleted (EV_DELETE) before the loop "
+             "polled (in the starter, by the Waker's destructor), and the "
+             "trigger that was pending went with it.";
   }
   return "";
 }
 
 constexpr char kFix[] =
     " The wake source must live as long as anyone needs it: share it between "
-    "the Poll and every handle (Arc).";
+    "the Poll and every handle (Arc). If the handles share it already, the "
+    "Poll needs a share of its own (Registry::Retain); otherwise the last "
+    "handle still closes it before the loop looks.";
 
 // Waits in Poll::Wait, for at most `deadline` in total, until an event for
 // `token` arrives. Other events (spurious ones are allowed) are skipped.
@@ -363,16 +368,6 @@ class Decoy {
   Fd fd_;
 };
 
-// The descriptor numbers open in this process right now (below a bound far
-// above what these tests use).
-std::set<int> OpenFdNumbers() {
-  std::set<int> open;
-  for (int fd = 0; fd < 1024; ++fd) {
-    if (testing::IsOpen(fd)) open.insert(fd);
-  }
-  return open;
-}
-
 TEST_P(EarlyDrop, HandleOutlivesItsPoll) {
   const Case c = GetParam();
   std::optional<Waker>
@@ -385,7 +380,7 @@ TEST_P(EarlyDrop, HandleOutlivesItsPoll) {
     Waker waker(poll.registry(), kWakeToken, c.kind);
     handle.emplace(waker);
     dead_selector = poll.registry().selector_fd();
-    highest_used = *OpenFdNumbers().rbegin();
+    highest_used = *testing::OpenFdNumbers().rbegin();
   }  // The loop shuts down: its Waker, then its Poll.
   ASSERT_FALSE(testing::IsOpen(dead_selector))
       << "test setup: destroying the Poll must close its selector fd "
@@ -418,7 +413,23 @@ TEST_P(EarlyDrop, HandleOutlivesItsPoll) {
   fill_holes_below(highest_used + 1);
 
   const std::string outcome = WakeOutcome(*handle);
+  // What the last handle owns is closed when it goes: record the open
+  // descriptors (and their close-on-exec flags) before, and see which close.
+  std::map<int, bool> open_before;
+  for (int fd : testing::OpenFdNumbers()) {
+    open_before[fd] = testing::IsCloexec(fd);
+  }
   handle.reset();  // The worker ends: the last handle goes, after the Poll.
+  std::vector<int> closed_by_handle;
+  for (const auto& [fd, cloexec] : open_before) {
+    if (!testing::IsOpen(fd)) {
+      closed_by_handle.push_back(fd);
+      EXPECT_TRUE(cloexec) << "the wake source's fd " << fd
+                           << " was not close-on-exec: create (or duplicate) "
+                              "every descriptor with CLOEXEC."
+                           << kSeeReadme;
+    }
+  }
 
   EXPECT_EQ(outcome, "kPollGone")
       << "Wake() on a handle whose Poll is gone should say so (kPollGone) and "
@@ -439,6 +450,16 @@ TEST_P(EarlyDrop, HandleOutlivesItsPoll) {
            "reused."
         << kSeeReadme;
   }
+  EXPECT_FALSE(closed_by_handle.empty())
+      << "dropping the last handle, after its Poll was gone, closed no "
+         "descriptor: the handle owned none, so it was borrowing numbers that "
+         "were no longer its own"
+      << (c.kind == WakerKind::kKqueueUser
+              ? " (for kqueue_user: the Poll's kqueue). Give the wake source "
+                "its own duplicate: fcntl(kq, F_DUPFD_CLOEXEC, 0)."
+              : ". The wake source must own its descriptors, and every handle "
+                "must share the source.")
+      << kSeeReadme;
   if (other_poll) {
     EXPECT_FALSE(SeesToken(*other_poll, kWakeToken, milliseconds(50)))
         << "foreign wake: a Waker handle whose Poll was gone triggered "

@@ -63,8 +63,9 @@ void ReportLostDescriptor(const std::string& what, int err) {
   const std::string line =
       "kqueue emulation: " + loop::DescribeSysError(what, err) +
       "; was a descriptor this kqueue owns closed by someone else?\n";
-  // write(2), not stdio: this may run in a child right after fork(). If
-  // stderr is gone too there is nobody left to tell.
+  // write(2), not stdio: this may run in a child right after fork(), where
+  // stderr's lock may still be held by a thread that no longer exists. If
+  // stderr is gone too, there is nobody left to tell.
   (void)!write(STDERR_FILENO, line.data(), line.size());
 }
 

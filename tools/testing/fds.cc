@@ -36,21 +36,26 @@ bool IsCloexec(int fd) {
   return flags != -1 && (flags & FD_CLOEXEC) != 0;
 }
 
-int CountOpenFds() {
+std::set<int> OpenFdNumbers() {
 #ifdef __linux__
   const char* dir_name = "/proc/self/fd";
 #else
   const char* dir_name = "/dev/fd";
 #endif
   DIR* dir = opendir(dir_name);
-  if (dir == nullptr) Die("opendir(/proc/self/fd)");
-  int count = 0;
+  if (dir == nullptr) Die(dir_name);
+  const int own = dirfd(dir);
+  std::set<int> fds;
   while (dirent* entry = readdir(dir)) {
-    if (entry->d_name[0] != '.') ++count;
+    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+    const int fd = std::atoi(entry->d_name);
+    if (fd != own) fds.insert(fd);
   }
   closedir(dir);
-  return count - 1;  // The DIR's own descriptor.
+  return fds;
 }
+
+int CountOpenFds() { return static_cast<int>(OpenFdNumbers().size()); }
 
 std::pair<int, int> RawPipe() {
   int fds[2];

@@ -4,6 +4,7 @@
 #ifndef TOOLS_TESTING_FDS_H_
 #define TOOLS_TESTING_FDS_H_
 
+#include <set>
 #include <string>
 #include <utility>
 
@@ -16,8 +17,9 @@ bool IsOpen(int fd);
 // True if `fd` is open and has FD_CLOEXEC set.
 bool IsCloexec(int fd);
 
-// Number of open descriptors in this process (/proc/self/fd, or /dev/fd on
-// macOS/BSD).
+// The open descriptors of this process (/proc/self/fd, or /dev/fd on
+// macOS/BSD), and how many there are.
+std::set<int> OpenFdNumbers();
 int CountOpenFds();
 
 // A raw pipe for tests that must not depend on the code under test: {read,

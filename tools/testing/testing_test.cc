@@ -3,11 +3,17 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
+#include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"
+#include "tools/support/sys_error.h"
 #include "tools/testing/deadline.h"
+#include "tools/testing/errors.h"
 #include "tools/testing/fds.h"
 
 namespace loop {
@@ -80,6 +86,43 @@ TEST(WatchdogDeathTest, EndsABlockedProcessWithItsMessage) {
   };
   EXPECT_EXIT(block_forever(), ::testing::ExitedWithCode(1),
               "DEADLINE: blocked test was stopped");
+}
+
+TEST(SysErrorFrom, ReturnsTheErrnoAndMessageOfTheSysErrorThrown) {
+  auto error = SysErrorFrom([] { throw SysError("close(fd 42)", EBADF); },
+                            "close must throw");
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->err, EBADF);
+  EXPECT_EQ(error->what, "close(fd 42) failed: EBADF (Bad file descriptor)");
+}
+
+TEST(SysErrorFrom, FailsTheTestAtTheCallerWithItsMessageWhenNothingIsThrown) {
+  ::testing::TestPartResultArray failures;
+  bool returned_something = true;
+  int line = 0;
+  {
+    ::testing::ScopedFakeTestPartResultReporter reporter(
+        ::testing::ScopedFakeTestPartResultReporter::
+            INTERCEPT_ONLY_CURRENT_THREAD,
+        &failures);
+    line = __LINE__ + 1;
+    returned_something = SysErrorFrom([] {}, "this call must fail").has_value();
+  }
+  EXPECT_FALSE(returned_something);
+  ASSERT_EQ(failures.size(), 1);
+  const ::testing::TestPartResult& failure = failures.GetTestPartResult(0);
+  EXPECT_TRUE(failure.nonfatally_failed());
+  EXPECT_STREQ(failure.message(), "Failed\nthis call must fail");
+  EXPECT_NE(std::string(failure.file_name()).find("testing_test.cc"),
+            std::string::npos)
+      << "reported at " << failure.file_name() << ", not at the caller";
+  EXPECT_EQ(failure.line_number(), line);
+}
+
+TEST(SysErrorFrom, LetsOtherExceptionsThrough) {
+  EXPECT_THROW(
+      SysErrorFrom([] { throw std::logic_error("TODO(lesson 01)"); }, "x"),
+      std::logic_error);
 }
 
 TEST(Fds, CountsAndFlags) {

@@ -343,14 +343,35 @@ class LayoutLintTest(unittest.TestCase):
         for pkg, text in (("lessons", "int Fd();\n"), ("solutions", "int Fd();\n")):
             with open(os.path.join(self.tmp, pkg, "01_fd", "fd.h"), "w") as f:
                 f.write(text)
+        # fd.cc differs between the two packages too, but the learner edits it: not reported.
         self.assertEqual(workshop.lint_layout(workshop.load_manifest(self.tmp), self.tmp), [])
         with open(os.path.join(self.tmp, "solutions", "01_fd", "fd.h"), "w") as f:
             f.write("int Fd(int);\n")
         problems = workshop.lint_layout(workshop.load_manifest(self.tmp), self.tmp)
         self.assertEqual(len(problems), 1)
         self.assertIn("lessons/01_fd/fd.h and solutions/01_fd/fd.h differ", problems[0])
-        # Files the learner edits (fd.cc here) differ on purpose and are not reported.
-        self.assertNotIn("fd.cc", problems[0])
+
+    def test_quoted_failures_must_point_at_the_assertion_they_show(self):
+        def write(path, text):
+            with open(os.path.join(self.tmp, path), "w") as f:
+                f.write(text)
+
+        write("lessons/01_fd/fd_test.cc", "TEST(FdTest, Closes) {\n  Fd fd(r);\n  EXPECT_FALSE(IsOpen(r))\n"
+                                          "      << \"still open\";\n}\n")
+        quote = "```\n%s: Failure\nValue of: %s\n  Actual: true\n```\n"
+        write("lessons/01_fd/README.md", quote % ("lessons/01_fd/fd_test.cc:3", "IsOpen(r)"))
+        self.assertEqual(workshop.lint_failure_quotes(self.tmp), [])
+        # Lines shifted: the quote now points at a line without an assertion.
+        write("lessons/01_fd/README.md", quote % ("lessons/01_fd/fd_test.cc:2", "IsOpen(r)"))
+        problems = workshop.lint_failure_quotes(self.tmp)
+        self.assertEqual(len(problems), 1)
+        self.assertIn("lessons/01_fd/README.md:2 quotes lessons/01_fd/fd_test.cc:2, but that line holds "
+                      "no assertion", problems[0])
+        # The line holds an assertion, but not the one the quote shows.
+        write("lessons/01_fd/README.md", quote % ("fd_test.cc:3", "IsOpen(w)"))
+        problems = workshop.lint_failure_quotes(self.tmp)
+        self.assertEqual(len(problems), 1)
+        self.assertIn("'IsOpen(w)' is not in the statement there", problems[0])
 
 
 @unittest.skipUnless(shutil.which("git"), "reset needs git")
