@@ -287,7 +287,7 @@ def lint_layout(lessons, root=ROOT):
 
 
 _ASSERTION = re.compile(r"\b(EXPECT_|ASSERT_|ADD_FAILURE|FAIL\(|GTEST_SKIP|SysErrorFrom\(|ErrorFrom\()")
-_QUOTED_FAILURE = re.compile(r"(\S+_test\.cc):(\d+): (?:Failure|Skipped)")
+_QUOTED_FAILURE = re.compile(r"(\S+\.(?:cc|h)):(\d+): (?:Failure|Skipped)")
 
 
 def lint_failure_quotes(root):
@@ -308,7 +308,13 @@ def lint_failure_quotes(root):
             if not m:
                 continue
             test = m.group(1)
-            if not test.startswith("lessons/"):
+            if test.startswith(".../"):
+                # A header gtest names by its include path, e.g. ".../loop/waker_suite.h".
+                name = os.path.basename(test)
+                found = [os.path.join("lessons", d, name) for d in sorted(os.listdir(os.path.join(root, "lessons")))
+                         if os.path.isfile(os.path.join(root, "lessons", d, name))]
+                test = found[0] if len(found) == 1 else test
+            elif not test.startswith("lessons/"):
                 test = os.path.join(os.path.dirname(readme), test)
             where = "%s:%d quotes %s:%s" % (readme, i + 1, test, m.group(2))
             if not os.path.isfile(os.path.join(root, test)):

@@ -27,6 +27,7 @@ namespace {
 using ::loop::testing::CloseRaw;
 using ::loop::testing::CountOpenFds;
 using ::loop::testing::IsCloexec;
+using ::loop::testing::IsNonBlocking;
 using ::loop::testing::IsOpen;
 using ::loop::testing::RawPipe;
 using ::loop::testing::RawSocketPair;
@@ -69,11 +70,6 @@ class StderrCapture {
  private:
   bool taken_ = false;
 };
-
-bool IsNonBlocking(int fd) {
-  int flags = fcntl(fd, F_GETFL);
-  return flags != -1 && (flags & O_NONBLOCK) != 0;
-}
 
 // Writes one byte to `write_fd` and reads it back from `read_fd`.
 bool Connected(int write_fd, int read_fd) {

@@ -101,6 +101,14 @@ inline constexpr std::chrono::milliseconds kWakeDeadline{2000};
 // ready is reported at once, so a short wait is enough to catch it.
 inline constexpr std::chrono::milliseconds kQuietPeriod{50};
 
+// True if `events` reports `token` readable: how every wake source (and the
+// rescue pipe) shows up.
+inline bool SawToken(const Events& events, Token token) {
+  return std::any_of(events.begin(), events.end(), [token](const Event& e) {
+    return e.token() == token && e.is_readable();
+  });
+}
+
 namespace waker_suite_internal {
 
 // The kernel's id of the calling thread, or 0 where this is not known.
@@ -208,16 +216,15 @@ class WakerSuite : public ::testing::Test {
     return std::string(
                " A wake is a source the Poll watches becoming ready: Wake() "
                "must make it ready (eventfd: write 1; EVFILT_USER: "
-               "NOTE_TRIGGER; pipe: write a byte), and the constructor must "
-               "register it for reading under the token it was given. See ") +
+               "NOTE_TRIGGER with flags 0, since EV_CLEAR in a trigger cancels "
+               "it on FreeBSD and in the emulation; pipe: write a byte), and "
+               "the constructor must register it for reading under the token "
+               "it was given. See ") +
            Case::kReadme;
   }
 
  private:
-  bool Saw(Token token) const {
-    return std::any_of(events_.begin(), events_.end(),
-                       [token](const Event& e) { return e.token() == token; });
-  }
+  bool Saw(Token token) const { return SawToken(events_, token); }
 
   Poll poll_;
   Events events_;

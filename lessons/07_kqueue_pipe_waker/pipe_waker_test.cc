@@ -23,11 +23,6 @@ namespace {
 
 constexpr const char* kLessonReadme = "lessons/07_kqueue_pipe_waker/README.md";
 
-bool IsNonBlocking(int fd) {
-  const int flags = fcntl(fd, F_GETFL);
-  return flags != -1 && (flags & O_NONBLOCK) != 0;
-}
-
 // A pipe keeps every byte: the loop drains it after each of the waker's events.
 template <Backend kB>
 struct PipeOn {
@@ -56,11 +51,28 @@ using PipeCases = ::testing::Types<PipeOn<Backend::kKqueue>>;
 #endif
 INSTANTIATE_TYPED_TEST_SUITE_P(PipeWaker, WakerSuite, PipeCases, WakerCaseName);
 
-bool SawToken(const Events& events, Token token) {
-  for (const Event& e : events) {
-    if (e.token() == token) return true;
+// Fills the pipe behind the waker's back, up to the point where writes fail,
+// and returns how many bytes that took (-1 and a test failure if a write fails
+// for another reason than a full pipe).
+long FillPipe(int write_fd) {
+  long written = 0;
+  const char fill[512] = {};
+  for (;;) {
+    const ssize_t n = write(write_fd, fill, sizeof fill);
+    if (n > 0) {
+      written += n;
+      continue;
+    }
+    if (errno != EAGAIN) {
+      ADD_FAILURE() << "filling the pipe: " << std::strerror(errno);
+      return -1;
+    }
+    char byte = 0;
+    if (write(write_fd, &byte, 1) == -1 && errno == EAGAIN) {
+      return written;  // Really full.
+    }
+    ++written;
   }
-  return false;
 }
 
 TEST(PipeWakerTest, BothEndsAreNonBlocking) {
@@ -85,14 +97,29 @@ TEST(PipeWakerTest, DrainEmptiesThePipe) {
   // On a blocking read end, Drain() would hang instead of failing.
   ASSERT_TRUE(IsNonBlocking(read_fd)) << "the read end must be O_NONBLOCK; see "
                                          "PipeWakerTest.BothEndsAreNonBlocking";
-  for (int i = 0; i < 1000; ++i) waker.Wake();
-  waker.Drain();
+  const int write_fd = waker.write_fd_for_testing();
+  ASSERT_TRUE(IsNonBlocking(write_fd))
+      << "the write end must be O_NONBLOCK, or filling the pipe blocks this "
+         "test; see PipeWakerTest.BothEndsAreNonBlocking";
+  // A full pipe holds more than any sensible read buffer, so one read() is
+  // never enough.
+  const long written = FillPipe(write_fd);
+  ASSERT_GT(written, 0);
+  try {
+    waker.Drain();
+  } catch (const std::exception& e) {
+    FAIL() << "Drain() threw \"" << e.what()
+           << "\". EAGAIN from read() means the pipe is empty, which is where "
+              "Drain() stops: return. See "
+           << kLessonReadme;
+  }
   char byte;
   const ssize_t n = read(read_fd, &byte, 1);
   const int err = errno;
   EXPECT_TRUE(n == -1 && err == EAGAIN)
-      << "after 1000 wakes and one Drain(), the pipe still held bytes. Drain() "
-         "must read until read() fails with EAGAIN: bytes left behind keep the "
+      << "after filling the pipe (" << written
+      << " bytes) and one Drain(), the pipe still held bytes. Drain() must "
+         "read until read() fails with EAGAIN: bytes left behind keep the "
          "pipe readable, the edge-triggered Poll reports nothing new, and once "
          "the pipe is full every Wake() is silently dropped. See "
       << kLessonReadme;
@@ -115,21 +142,8 @@ TEST(PipeWakerTest, WakeOnAFullPipeIsAlreadyAWake) {
   // Smaller pipe, shorter test (Linux rounds this up to one page).
   static_cast<void>(fcntl(write_fd, F_SETPIPE_SZ, 4096));
 #endif
-  // Fill the pipe behind the waker's back, up to the point where writes fail.
-  long written = 0;
-  const char fill[512] = {};
-  for (;;) {
-    const ssize_t n = write(write_fd, fill, sizeof fill);
-    if (n > 0) {
-      written += n;
-      continue;
-    }
-    ASSERT_EQ(errno, EAGAIN) << "filling the pipe: " << std::strerror(errno);
-    char byte = 0;
-    if (write(write_fd, &byte, 1) == -1 && errno == EAGAIN)
-      break;  // Really full.
-    ++written;
-  }
+  const long written = FillPipe(write_fd);
+  ASSERT_GT(written, 0);
   try {
     waker.Wake();
     waker.Wake();

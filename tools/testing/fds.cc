@@ -55,6 +55,11 @@ std::set<int> OpenFdNumbers() {
   return fds;
 }
 
+bool IsNonBlocking(int fd) {
+  const int flags = fcntl(fd, F_GETFL);
+  return flags != -1 && (flags & O_NONBLOCK) != 0;
+}
+
 int CountOpenFds() { return static_cast<int>(OpenFdNumbers().size()); }
 
 std::pair<int, int> RawPipe() {

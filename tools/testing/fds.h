@@ -17,6 +17,9 @@ bool IsOpen(int fd);
 // True if `fd` is open and has FD_CLOEXEC set.
 bool IsCloexec(int fd);
 
+// True if `fd` is open and has O_NONBLOCK set.
+bool IsNonBlocking(int fd);
+
 // The open descriptors of this process (/proc/self/fd, or /dev/fd on
 // macOS/BSD), and how many there are.
 std::set<int> OpenFdNumbers();
