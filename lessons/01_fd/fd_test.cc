@@ -41,6 +41,7 @@ constexpr char kSee[] = " (see lessons/01_fd/README.md)";
 // for the next test. Every fd a test opens is meant to be closed by its end.
 class Leftovers {
  public:
+  Leftovers() = default;
   explicit Leftovers(std::vector<int> fds) : fds_(std::move(fds)) {}
   void Add(int fd) { fds_.push_back(fd); }
   ~Leftovers() {
@@ -256,9 +257,11 @@ TEST(FdTest, DuplicateOfAnEmptyFdThrowsSysError) {
 }
 
 TEST(FdTest, MakePipeGivesConnectedCloexecEnds) {
+  Leftovers leftovers;  // Declared first, so it goes after the Fds it checks.
   Pipe pipe = MakePipe();
+  leftovers.Add(pipe.read.get());
+  leftovers.Add(pipe.write.get());
   ASSERT_TRUE(pipe.read.valid() && pipe.write.valid());
-  Leftovers leftovers({pipe.read.get(), pipe.write.get()});
   EXPECT_TRUE(IsCloexec(pipe.read.get()))
       << "MakePipe(): the read end must be close-on-exec (pipe2 with "
       << "O_CLOEXEC)" << kSee;
@@ -272,8 +275,10 @@ TEST(FdTest, MakePipeGivesConnectedCloexecEnds) {
 }
 
 TEST(FdTest, MakePipePassesItsFlags) {
+  Leftovers leftovers;  // Declared first, so it goes after the Fds it checks.
   Pipe pipe = MakePipe(O_NONBLOCK);
-  Leftovers leftovers({pipe.read.get(), pipe.write.get()});
+  leftovers.Add(pipe.read.get());
+  leftovers.Add(pipe.write.get());
   EXPECT_TRUE(IsNonBlocking(pipe.read.get()) && IsNonBlocking(pipe.write.get()))
       << "MakePipe(O_NONBLOCK) must give non-blocking ends: pass the flags to "
       << "pipe2 as well as O_CLOEXEC" << kSee;
@@ -281,8 +286,10 @@ TEST(FdTest, MakePipePassesItsFlags) {
 }
 
 TEST(FdTest, MakeSocketPairGivesConnectedCloexecEnds) {
+  Leftovers leftovers;  // Declared first, so it goes after the Fds it checks.
   auto [a, b] = MakeSocketPair();
-  Leftovers leftovers({a.get(), b.get()});
+  leftovers.Add(a.get());
+  leftovers.Add(b.get());
   ASSERT_TRUE(a.valid() && b.valid())
       << "MakeSocketPair() is written for you, but it returns its two Fds "
       << "inside a std::pair, which moves them there: an Fd move constructor "

@@ -10,7 +10,6 @@
 #ifdef __linux__
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
@@ -345,20 +344,30 @@ class CountingSigusr1 {
   bool all_handled_ = false;
 };
 
-// Interrupts thread `target` (kernel id `tid`) with SIGUSR1 `count` times, each
-// time only once it sleeps in epoll_wait, and waits for each to be handled.
-// Then runs `after`. Stops early when Finish() is called.
+// Interrupts thread `tid` (its kernel id, set by that thread) with SIGUSR1
+// `count` times, each time only once it sleeps in epoll_wait, and waits for
+// each to be handled. Signal i (from 0) is also sent no earlier than
+// (i + 1) * `spacing` after construction. Then runs `after`. Stops early when
+// Finish() is called.
 class Interrupter {
  public:
-  Interrupter(pthread_t target, const std::atomic<pid_t>& tid, int count,
-              std::function<void()> after)
-      : thread_([this, target, &tid, count, after] {
+  Interrupter(const std::atomic<pid_t>& tid, int count,
+              std::function<void()> after,
+              milliseconds spacing = milliseconds(0))
+      : thread_([this, &tid, count, after, spacing] {
+          const auto start = Clock::now();
           for (int i = 0; i < count; ++i) {
+            const auto not_before = start + spacing * (i + 1);
             WaitUntil(
-                [&] { return done_.load() || BlockedInEpollWait(tid.load()); },
-                milliseconds(1000));
+                [&] {
+                  return done_.load() ||
+                         (Clock::now() >= not_before && tid.load() != 0 &&
+                          BlockedInEpollWait(tid.load()));
+                },
+                spacing * (i + 1) + milliseconds(1000));
             if (done_.load()) return;
-            if (pthread_kill(target, SIGUSR1) != 0) return;
+            // tgkill: the signal goes to that one thread, not the process.
+            if (syscall(SYS_tgkill, getpid(), tid.load(), SIGUSR1) != 0) return;
             sent_.fetch_add(1);
             if (!WaitUntil([&] { return signals_handled.load() > i; })) return;
           }
@@ -377,6 +386,10 @@ class Interrupter {
   std::thread thread_;
 };
 
+constexpr char kEintrIsNotAnError[] =
+    ". A signal handler ran while epoll_wait slept; that is not an error: "
+    "call epoll_wait again";
+
 TEST(EpollTest, WaitRetriesEintrAndStillReportsTheEvent) {
   constexpr int kSignals = 3;
   Epoll epoll = Epoll::Create();
@@ -385,61 +398,114 @@ TEST(EpollTest, WaitRetriesEintrAndStillReportsTheEvent) {
   CountingSigusr1 handler;
   ASSERT_TRUE(handler.installed()) << "test setup: sigaction(SIGUSR1) failed";
   std::atomic<pid_t> tid{CurrentTid()};
-  Interrupter interrupter(pthread_self(), tid, kSignals,
+  Interrupter interrupter(tid, kSignals,
                           [&] { WriteBytes(pipe.write.get(), 1); });
   int n = -2;
   epoll_event events[kMaxEvents];
   try {
     n = epoll.Wait(events, kMaxEvents, 5000);
   } catch (const SysError& e) {
-    ADD_FAILURE() << "Wait threw " << Describe(e) << ". A signal handler ran "
-                  << "while epoll_wait slept; that is not an error: call "
-                  << "epoll_wait again" << kSee;
+    ADD_FAILURE() << "Wait threw " << Describe(e) << kEintrIsNotAnError << kSee;
   }
   interrupter.Finish();
   handler.set_all_handled(signals_handled.load() == interrupter.sent());
   EXPECT_EQ(interrupter.sent(), kSignals)
-      << "Wait returned " << n << " after " << interrupter.sent() << " of "
-      << kSignals << " signals, before anything was written: after EINTR it "
-      << "must call epoll_wait again" << kSee;
+      << "Wait ended (returned " << n << ", or threw) after "
+      << interrupter.sent() << " of " << kSignals
+      << " signals, before anything was written: after EINTR it must call "
+      << "epoll_wait again" << kSee;
   ASSERT_EQ(n, 1) << "Wait was interrupted by signals (" << kSignals
                   << " were planned), then the pipe became readable: it must "
                   << "retry after each EINTR and report the one event" << kSee;
   EXPECT_EQ(DataOf(events[0]), kData);
 }
 
-TEST(EpollTest, WaitRetriesEintrUntilTheTimeoutIsUsedUp) {
+// -1 means "no timeout": after EINTR it is still -1, not a remaining time.
+TEST(EpollTest, WaitRetriesEintrWithNoTimeoutUntilAnEvent) {
   constexpr int kSignals = 3;
-  constexpr int kTimeoutMs = 500;
+  Epoll epoll = Epoll::Create();
+  Pipe pipe = MakePipe(O_NONBLOCK);
+  Pipe rescue = MakePipe(O_NONBLOCK);
+  epoll.Add(pipe.read.get(), EPOLLIN, kData);
+  epoll.Add(rescue.read.get(), EPOLLIN, kOtherData);
+  CountingSigusr1 handler;
+  ASSERT_TRUE(handler.installed()) << "test setup: sigaction(SIGUSR1) failed";
+  std::atomic<pid_t> tid{0};
+  Interrupter interrupter(tid, kSignals,
+                          [&] { WriteBytes(pipe.write.get(), 1); });
+  int n = -2;
+  std::string error;
+  epoll_event events[kMaxEvents];
+  const bool in_time = FinishesWithin(
+      kDefaultDeadline,
+      [&] {
+        tid = CurrentTid();
+        try {
+          n = epoll.Wait(events, kMaxEvents, -1);
+        } catch (const SysError& e) {
+          error = Describe(e);
+        }
+      },
+      [&] { WriteBytes(rescue.write.get(), 1); });
+  interrupter.Finish();
+  handler.set_all_handled(signals_handled.load() == interrupter.sent());
+  EXPECT_EQ(error, "") << kEintrIsNotAnError << kSee;
+  EXPECT_TRUE(in_time) << "Wait(..., -1) did not return within "
+                       << kDefaultDeadline.count()
+                       << " ms although the pipe became readable" << kSee;
+  EXPECT_EQ(interrupter.sent(), kSignals)
+      << "Wait(..., -1) ended (returned " << n << ", or threw) after "
+      << interrupter.sent() << " of " << kSignals
+      << " signals, before anything was written. -1 means no timeout: after "
+      << "EINTR call epoll_wait with -1 again, not with a remaining time "
+      << "computed from it (that is 0 or less, and epoll_wait then returns at "
+      << "once)" << kSee;
+  ASSERT_EQ(n, 1) << "Wait(..., -1) must retry after each EINTR and report "
+                  << "the event that follows" << kSee;
+  EXPECT_EQ(DataOf(events[0]), kData);
+}
+
+TEST(EpollTest, WaitRetriesEintrUntilTheTimeoutIsUsedUp) {
+  // Signals at 300, 600 and 900 ms into a 1000 ms wait. Retrying with the time
+  // that remains ends the wait at about 1000 ms; restarting the full timeout
+  // after each signal ends it at 1900 ms or later.
+  constexpr int kSignals = 3;
+  constexpr int kTimeoutMs = 1000;
+  constexpr milliseconds kSpacing{300};
+  constexpr milliseconds kTooLong{1800};
   Epoll epoll = Epoll::Create();
   Pipe pipe = MakePipe(O_NONBLOCK);
   epoll.Add(pipe.read.get(), EPOLLIN, kData);
   CountingSigusr1 handler;
   ASSERT_TRUE(handler.installed()) << "test setup: sigaction(SIGUSR1) failed";
   std::atomic<pid_t> tid{CurrentTid()};
-  Interrupter interrupter(pthread_self(), tid, kSignals, [] {});
+  Interrupter interrupter(
+      tid, kSignals, [] {}, kSpacing);
   int n = -2;
   epoll_event events[kMaxEvents];
   auto start = Clock::now();
   try {
     n = epoll.Wait(events, kMaxEvents, kTimeoutMs);
   } catch (const SysError& e) {
-    ADD_FAILURE() << "Wait threw " << Describe(e) << ". A signal handler ran "
-                  << "while epoll_wait slept; that is not an error: call "
-                  << "epoll_wait again" << kSee;
+    ADD_FAILURE() << "Wait threw " << Describe(e) << kEintrIsNotAnError << kSee;
   }
-  auto elapsed = Clock::now() - start;
+  const auto elapsed_ms =
+      std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
   interrupter.Finish();
   handler.set_all_handled(signals_handled.load() == interrupter.sent());
   EXPECT_GE(interrupter.sent(), 1)
       << "test setup: no signal reached Wait; it returned " << n;
   EXPECT_EQ(n, 0) << "nothing was written: after retrying EINTR, Wait must "
                   << "time out with 0 events" << kSee;
-  EXPECT_GE(elapsed, milliseconds(kTimeoutMs))
-      << "Wait(..., " << kTimeoutMs << ") returned after "
-      << std::chrono::duration_cast<milliseconds>(elapsed).count()
+  EXPECT_GE(elapsed_ms, kTimeoutMs)
+      << "Wait(..., " << kTimeoutMs << ") returned after " << elapsed_ms
       << " ms: a signal must not cut the wait short; retry with the time that "
       << "remains" << kSee;
+  EXPECT_LT(elapsed_ms, kTooLong.count())
+      << "Wait(..., " << kTimeoutMs << ") took " << elapsed_ms << " ms with "
+      << interrupter.sent() << " signals " << kSpacing.count()
+      << " ms apart: it restarted the full timeout after EINTR. Pass only the "
+      << "time that remains" << kSee;
 }
 
 TEST(EpollTest, DeleteStopsReports) {

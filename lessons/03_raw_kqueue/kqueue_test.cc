@@ -386,25 +386,32 @@ TEST(KqueueTest, WaitRetriesAfterASignal) {
   ASSERT_EQ(sigaction(SIGUSR1, &action, &old_action), 0);
   signals_handled = 0;
 
+  // Signals every 2 ms (a rate, not an ordering: any of them interrupts the
+  // wait) for the first 900 ms of a 1000 ms wait. Retrying with the time that
+  // remains ends the wait near 1000 ms; restarting the full timeout after a
+  // signal ends it at 1900 ms or later.
+  constexpr int kTimeoutMs = 1000;
+  constexpr milliseconds kSignalFor{900};
+  constexpr milliseconds kTooLong{1800};
   const pthread_t waiter = pthread_self();
   std::atomic<bool> done{false};
+  const auto start = Clock::now();
   std::thread sender([&] {
-    // Keep interrupting the wait until it is over.
-    while (!done.load()) {
+    while (!done.load() && Clock::now() - start < kSignalFor) {
       pthread_kill(waiter, SIGUSR1);
       std::this_thread::sleep_for(milliseconds(2));
     }
   });
-  const auto start = Clock::now();
   int got = -1;
   std::string error;
   try {
     struct kevent event;
-    got = kq.Wait(&event, 1, 200);
+    got = kq.Wait(&event, 1, kTimeoutMs);
   } catch (const std::exception& e) {
     error = e.what();
   }
-  const auto elapsed = Clock::now() - start;
+  const auto elapsed_ms =
+      std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
   done = true;
   sender.join();
   sigaction(SIGUSR1, &old_action, nullptr);
@@ -412,10 +419,15 @@ TEST(KqueueTest, WaitRetriesAfterASignal) {
   EXPECT_EQ(error, "") << "a signal is not an error: retry the wait."
                        << kReadme;
   EXPECT_EQ(got, 0) << "nothing was ever ready";
-  EXPECT_GE(elapsed, milliseconds(200))
-      << "Wait(..., 200) gave up after "
-      << std::chrono::duration_cast<milliseconds>(elapsed).count()
+  EXPECT_GE(elapsed_ms, kTimeoutMs)
+      << "Wait(..., " << kTimeoutMs << ") gave up after " << elapsed_ms
       << " ms: after EINTR, wait again for the time that remains." << kReadme;
+  EXPECT_LT(elapsed_ms, kTooLong.count())
+      << "Wait(..., " << kTimeoutMs << ") took " << elapsed_ms
+      << " ms while signals came during its first " << kSignalFor.count()
+      << " ms: it restarted the full timeout after EINTR. Wait again for the "
+         "time that remains."
+      << kReadme;
   EXPECT_GT(signals_handled.load(), 0) << "test setup: no signal arrived";
 }
 
