@@ -380,7 +380,7 @@ def lesson_status(lesson, results):
             first = first or ("%s crashed: %s" % (r.target, r.crashed), r.target)
             failing.add((r.target, "*"))
             continue
-        for case, (ok, msg) in sorted(r.cases.items()):
+        for case, (ok, msg) in r.cases.items():  # the test file's order
             total += 1
             if ok:
                 passed += 1
@@ -786,6 +786,11 @@ def main(argv=None, root=ROOT):
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (./tools/hint 06 | head): stop quietly, and keep
+        # Python from complaining again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

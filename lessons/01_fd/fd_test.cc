@@ -295,9 +295,13 @@ TEST(FdTest, MakeSocketPairGivesConnectedCloexecEnds) {
       << "inside a std::pair, which moves them there: an Fd move constructor "
       << "that does not take over the descriptor leaves both ends empty"
       << kSee;
-  EXPECT_TRUE(IsCloexec(a.get()) && IsCloexec(b.get()));
+  EXPECT_TRUE(IsCloexec(a.get()) && IsCloexec(b.get()))
+      << "MakeSocketPair()'s ends must be close-on-exec" << kSee;
   EXPECT_TRUE(Connected(a.get(), b.get()) && Connected(b.get(), a.get()))
-      << "bytes must flow both ways through a socket pair";
+      << "bytes must flow both ways through a socket pair. If the ends were "
+         "closed, the move constructor did not leave its source empty, and "
+         "the moved-from Fd inside MakeSocketPair() closed them"
+      << kSee;
 }
 
 TEST(FdTest, SetNonBlockingSetsTheFlag) {
@@ -305,7 +309,9 @@ TEST(FdTest, SetNonBlockingSetsTheFlag) {
   Leftovers leftovers({r, w});
   ASSERT_FALSE(IsNonBlocking(r));
   SetNonBlocking(r);
-  EXPECT_TRUE(IsNonBlocking(r));
+  // ASSERT: a read() on a blocking empty pipe would wait forever.
+  ASSERT_TRUE(IsNonBlocking(r))
+      << "SetNonBlocking must add O_NONBLOCK with fcntl(F_SETFL)" << kSee;
   char byte;
   EXPECT_EQ(read(r, &byte, 1), -1);
   EXPECT_EQ(errno, EAGAIN) << "a non-blocking read of an empty pipe fails "
@@ -368,7 +374,8 @@ TEST(FdTest, TenThousandCyclesLeakNoFd) {
   EXPECT_EQ(err.substr(0, 500), "")
       << "no close() may fail in ordinary use; a failure here (EBADF) means "
       << "some Fd closed a number twice, e.g. a moved-from or released Fd "
-      << "that still held its number" << kSee;
+      << "that still held its number. \"close(fd -1)\" means an empty Fd "
+      << "called close(): skip the close when it holds no descriptor" << kSee;
 }
 
 }  // namespace

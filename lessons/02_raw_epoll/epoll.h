@@ -3,8 +3,8 @@
 // Epoll owns the epoll file descriptor (close-on-exec) through an Fd and closes
 // it when destroyed. It does not own the descriptors registered with it: the
 // caller keeps those, and must Delete() a registration before closing its fd
-// if the fd has been duplicated (see "Registrations belong to the open file
-// description" in lessons/02_raw_epoll/README.md).
+// if the fd has been duplicated (see "Registrations belong to the open file,
+// not to the number" in lessons/02_raw_epoll/README.md).
 //
 // Thread safety: every method may be called from any thread, also while another
 // thread is blocked in Wait(), because epoll_ctl and epoll_wait are. Moving or

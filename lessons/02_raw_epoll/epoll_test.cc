@@ -213,6 +213,12 @@ TEST(EpollTest, OneShotDisablesTheFdUntilModify) {
       << "Modify replaces the data too: Wait must report the new data";
 }
 
+// Whole milliseconds since `start`: gtest prints a plain number, not the bytes
+// of a std::chrono::duration.
+long long MsSince(Clock::time_point start) {
+  return std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+}
+
 TEST(EpollTest, ZeroTimeoutReturnsAtOnce) {
   Epoll epoll = Epoll::Create();
   Pipe pipe = MakePipe(O_NONBLOCK);
@@ -220,7 +226,7 @@ TEST(EpollTest, ZeroTimeoutReturnsAtOnce) {
   epoll_event events[kMaxEvents];
   auto start = Clock::now();
   EXPECT_EQ(epoll.Wait(events, kMaxEvents, 0), 0);
-  EXPECT_LT(Clock::now() - start, milliseconds(1000))
+  EXPECT_LT(MsSince(start), 1000)
       << "Wait(..., 0) only checks; it must not block" << kSee;
 }
 
@@ -232,12 +238,11 @@ TEST(EpollTest, FiniteTimeoutWithNothingReadyReturnsZeroAfterTheTimeout) {
   auto start = Clock::now();
   EXPECT_EQ(epoll.Wait(events, kMaxEvents, 100), 0)
       << "nothing was written, so a wait that times out reports nothing";
-  auto elapsed = Clock::now() - start;
-  EXPECT_GE(elapsed, milliseconds(100))
-      << "Wait(..., 100) returned after "
-      << std::chrono::duration_cast<milliseconds>(elapsed).count()
+  const long long elapsed_ms = MsSince(start);
+  EXPECT_GE(elapsed_ms, 100)
+      << "Wait(..., 100) returned after " << elapsed_ms
       << " ms: it must wait the whole timeout when nothing is ready" << kSee;
-  EXPECT_LT(elapsed, milliseconds(5000)) << "Wait(..., 100) took far too long";
+  EXPECT_LT(elapsed_ms, 5000) << "Wait(..., 100) took far too long";
 }
 
 // Reads /proc/self/task/TID/syscall: the number of the system call thread TID
@@ -489,8 +494,7 @@ TEST(EpollTest, WaitRetriesEintrUntilTheTimeoutIsUsedUp) {
   } catch (const SysError& e) {
     ADD_FAILURE() << "Wait threw " << Describe(e) << kEintrIsNotAnError << kSee;
   }
-  const auto elapsed_ms =
-      std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+  const long long elapsed_ms = MsSince(start);
   interrupter.Finish();
   handler.set_all_handled(signals_handled.load() == interrupter.sent());
   EXPECT_GE(interrupter.sent(), 1)
