@@ -319,14 +319,17 @@ TEST(FdTest, SetNonBlockingSetsTheFlag) {
 }
 
 TEST(FdTest, SetNonBlockingOnAClosedFdThrowsSysErrorNamingTheFd) {
-  auto [r, w] = RawPipe();
-  ASSERT_EQ(CloseRaw(r), "");
-  ASSERT_EQ(CloseRaw(w), "");
-  if (auto error = SysErrorFrom([&] { SetNonBlocking(r); },
-                                "SetNonBlocking on closed fd " +
-                                    std::to_string(r) + " did not throw")) {
+  // Not a structured binding: the lambda below could not capture it.
+  const std::pair<int, int> fds = RawPipe();
+  const int closed = fds.first;
+  ASSERT_EQ(CloseRaw(fds.first), "");
+  ASSERT_EQ(CloseRaw(fds.second), "");
+  if (auto error =
+          SysErrorFrom([&] { SetNonBlocking(closed); },
+                       "SetNonBlocking on closed fd " + std::to_string(closed) +
+                           " did not throw")) {
     EXPECT_EQ(error->err, EBADF);
-    EXPECT_THAT(error->what, HasSubstr("fd " + std::to_string(r)));
+    EXPECT_THAT(error->what, HasSubstr("fd " + std::to_string(closed)));
     EXPECT_THAT(error->what, HasSubstr("EBADF"));
   }
 }
