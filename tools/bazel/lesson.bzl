@@ -5,7 +5,8 @@ Each lesson lives in two packages with the same file names:
     lessons/NN_name/    starter code the learner edits, README.md, HINTS.md, *_test.cc
     solutions/NN_name/  the reference code
 
-Both BUILD files make the same one call:
+Both BUILD.bazel files are the same file (./tools/check compares them byte for byte)
+and make one call:
 
     lesson(
         name = "fd",                      # the library; headers are #include "loop/<hdr>"
@@ -16,8 +17,24 @@ Both BUILD files make the same one call:
     )
 
 so the very same test files run against both. Earlier lessons are always taken from
-`solutions/`, which lets a learner start at any lesson.
+`solutions/`, which lets a learner start at any lesson. The build enforces it: a library
+in `lessons/` is visible only to its own package (its tests), so a later lesson, `tests/`
+or `//:loop` that named learner code would fail to build.
+
+Two optional arguments cover what some lessons need:
+
+    backends = ["epoll", "kqueue"]     # each test file is built once per backend:
+                                       # poll_test.cc -> poll_epoll_test, poll_kqueue_test,
+                                       # compiled with LOOP_TEST_BACKEND=kEpoll / kKqueue
+    test_library = "waker_suite",      # header-only test helpers that live beside the
+    test_library_hdrs = ["waker_suite.h"],  # tests in lessons/NN_name and that later
+                                       # lessons' tests use: //lessons/NN_name:waker_suite
 """
+
+_BACKEND_DEFINES = {
+    "epoll": "LOOP_TEST_BACKEND=kEpoll",
+    "kqueue": "LOOP_TEST_BACKEND=kKqueue",
+}
 
 def _lesson_dir():
     pkg = native.package_name()
@@ -26,8 +43,14 @@ def _lesson_dir():
         fail("lesson() belongs in lessons/NN_name or solutions/NN_name, not in " + pkg)
     return parts[1]
 
+def _is_learner_package():
+    return native.package_name().startswith("lessons/")
+
 def lesson_library(name, srcs = [], hdrs = [], deps = [], **kwargs):
-    """A library whose headers are included as "loop/<header>" from either package."""
+    """A library whose headers are included as "loop/<header>" from either package.
+
+    The reference library is public; the learner's is private to its package, so that
+    nothing outside the lesson can come to depend on code a learner is still writing."""
     native.cc_library(
         name = name,
         srcs = srcs,
@@ -35,7 +58,7 @@ def lesson_library(name, srcs = [], hdrs = [], deps = [], **kwargs):
         include_prefix = "loop",
         strip_include_prefix = "/" + native.package_name(),
         deps = deps + ["//tools/support"],
-        visibility = ["//visibility:public"],
+        visibility = ["//visibility:private"] if _is_learner_package() else ["//visibility:public"],
         **kwargs
     )
 
@@ -50,17 +73,52 @@ def lesson_test(name, src, deps = [], local_defines = [], size = "small", **kwar
         **kwargs
     )
 
-def lesson(name, srcs = [], hdrs = [], tests = [], deps = [], test_deps = [], **kwargs):
-    """The library `name` plus one test per file in `tests` (named after the file)."""
+def lesson(
+        name,
+        srcs = [],
+        hdrs = [],
+        tests = [],
+        deps = [],
+        test_deps = [],
+        backends = [],
+        test_library = None,
+        test_library_hdrs = [],
+        test_library_deps = [],
+        **kwargs):
+    """The library `name` plus its tests: one per file in `tests`, or one per file and
+    backend when `backends` is set."""
     lesson_library(name = name, srcs = srcs, hdrs = hdrs, deps = deps, **kwargs)
-    if native.package_name().startswith("lessons/"):
+    if _is_learner_package():
+        # The tests and the lesson text live here; solutions/NN_name reads them.
         native.exports_files(
             tests + native.glob(["*.md"]),
             visibility = ["//visibility:public"],
         )
+        if test_library:
+            native.cc_library(
+                name = test_library,
+                testonly = True,
+                hdrs = test_library_hdrs,
+                include_prefix = "loop",
+                strip_include_prefix = "/" + native.package_name(),
+                visibility = ["//visibility:public"],
+                deps = test_library_deps + ["//tools/testing", "@googletest//:gtest"],
+            )
     for t in tests:
-        lesson_test(
-            name = t[:-len(".cc")],
-            src = t,
-            deps = [":" + name] + test_deps,
-        )
+        if not t.endswith("_test.cc"):
+            fail("test files are named *_test.cc, not " + t)
+        test_deps_all = [":" + name] + test_deps
+        if test_library:
+            test_deps_all.append("//lessons/%s:%s" % (_lesson_dir(), test_library))
+        if not backends:
+            lesson_test(name = t[:-len(".cc")], src = t, deps = test_deps_all)
+            continue
+        for b in backends:
+            if b not in _BACKEND_DEFINES:
+                fail("unknown backend %r; expected one of %s" % (b, sorted(_BACKEND_DEFINES)))
+            lesson_test(
+                name = "%s_%s_test" % (t[:-len("_test.cc")], b),
+                src = t,
+                local_defines = [_BACKEND_DEFINES[b]],
+                deps = test_deps_all,
+            )
