@@ -21,27 +21,59 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from workshop_common import (ROOT, UsageError, bazel_test, find_lesson, lesson_status,  # noqa: E402
-                             load_manifest, parse_hints)
+import progress_cache  # noqa: E402
+from workshop_common import (PROGRESS_HEADER, ROOT, TargetResult, UsageError, bazel_build_tests,  # noqa: E402
+                             bazel_env, bazel_test, find_lesson, lesson_status, load_manifest, parse_hints,
+                             progress_row)
+
+
+def _ranges(numbers):
+    """["00", "01", "02", "05"] -> "00-02, 05" (lesson numbers in manifest order)."""
+    parts, run = [], []
+    for n in numbers:
+        if run and int(n) == int(run[-1]) + 1:
+            run.append(n)
+        else:
+            if run:
+                parts.append(run)
+            run = [n]
+    if run:
+        parts.append(run)
+    return ", ".join(r[0] if len(r) == 1 else "%s-%s" % (r[0], r[-1]) for r in parts)
+
+
+def next_lesson(statuses):
+    """statuses: [(lesson, status)] in order. Returns (next lesson or None, [earlier open]).
+
+    A room may start anywhere (a workshop that begins at lesson 08): the next lesson is
+    the first unfinished one after the last one done, and unfinished lessons before it
+    are "still open", not "next". With nothing after the last done lesson left, it is the
+    first unfinished lesson."""
+    done = [i for i, (_, status) in enumerate(statuses) if status == "done"]
+    start = done[-1] + 1 if done else 0
+    for i in list(range(start, len(statuses))) + list(range(0, start)):
+        if statuses[i][1] != "done":
+            earlier = [l for l, status in statuses[:i] if status != "done"]
+            return statuses[i][0], earlier
+    return None, []
 
 
 def print_progress(lessons, results, out=sys.stdout):
     rows = []
-    nxt = None
+    firsts = {}
     for l in lessons:
         passed, total, status, first = lesson_status(l, results)
         rows.append((l, passed, total, status))
-        if nxt is None and status != "done":
-            nxt = (l, first)
-    out.write("\n  #   lesson                                    tests   status\n")
-    out.write("  --  ----------------------------------------  ------  --------------\n")
+        firsts[l.number] = first
+    current, earlier = next_lesson([(l, status) for l, _, _, status in rows])
+    out.write("\n" + "\n".join(PROGRESS_HEADER) + "\n")
     for l, passed, total, status in rows:
-        mark = "->" if nxt and nxt[0] is l else "  "
-        out.write("%s%s  %-40s  %2d/%-3d  %s\n" % (mark, l.number, l.title[:40], passed, total, status))
+        out.write(progress_row(l, passed, total, status, l is current) + "\n")
     out.write("\n")
-    if nxt is None:
+    if current is None:
         out.write("Every lesson is green. Congratulations: you built an event loop from scratch.\n")
         return
+    nxt = (current, firsts[current.number])
     l, first = nxt
     out.write("Next: lesson %s, %s\n" % (l.number, l.title))
     out.write("  read:  lessons/%s/README.md\n" % l.dir)
@@ -55,6 +87,9 @@ def print_progress(lessons, results, out=sys.stdout):
         shown = "\n".join("    " + s for s in lines[:8])
         more = "\n    ..." if len(lines) > 8 else ""
         out.write("\nThe first failing test says:\n%s%s\n" % (shown, more))
+    if earlier:
+        out.write("\nEarlier lessons still open: %s (you can come back to them any time)\n"
+                  % _ranges([l.number for l in earlier]))
 
 
 
@@ -150,14 +185,47 @@ def cmd_diff(args, root=ROOT, out=sys.stdout):
     return 0
 
 
+def run_lesson_tests(root=ROOT, fresh=False, out=None):
+    """{label: TargetResult} for every lesson test, running only the tests whose key
+    changed (see progress_cache.py). Returns (results, ran, reused)."""
+    built, _ = bazel_build_tests(["//lessons/..."], root=root)
+    results, keys, stale = {}, {}, []
+    for label, binary in built.items():
+        if binary is None:
+            results[label] = TargetResult(label, "FAILED_TO_BUILD")
+            continue
+        keys[label] = progress_cache.target_key(label, binary, root)
+        hit = None if fresh else progress_cache.load(root, label, keys[label])
+        if hit:
+            results[label] = hit
+        else:
+            stale.append(label)
+    if stale:
+        if out:
+            out.write("Running %d of %d test targets (the others are unchanged since the last run)...\n"
+                      % (len(stale), len(built)) if len(stale) < len(built) else
+                      "Running all %d test targets...\n" % len(built))
+            out.flush()
+        tested, _ = bazel_test(stale, root=root)
+        for label in stale:
+            r = tested.get(label) or TargetResult(label, "NO_STATUS")
+            results[label] = r
+            progress_cache.store(root, label, keys.get(label), r)
+    return results, len(stale), len(built) - len(stale) - sum(1 for b in built.values() if b is None)
+
+
 def cmd_progress(args, root=ROOT, out=sys.stdout):
     lessons = load_manifest(root)
-    out.write("Running the lessons' tests (bazel test //lessons/... --keep_going)...\n")
+    fresh = getattr(args, "fresh", False)
+    out.write("Building the lessons (bazel build //lessons/... --keep_going)...\n")
     out.flush()
-    results, _ = bazel_test(["//lessons/..."], root=root)
+    results, ran, reused = run_lesson_tests(root, fresh=fresh, out=out)
     if not results:
         raise UsageError("Bazel reported no test results; run `bazel test //lessons/...` to see why")
     print_progress(lessons, results, out)
+    if reused:
+        out.write("\n(%d test target%s not run again: nothing they are built from changed since the last run. "
+                  "./tools/progress --fresh runs everything.)\n" % (reused, "" if reused == 1 else "s"))
     return 0
 
 
@@ -178,7 +246,7 @@ def cmd_watch(args, root=ROOT, out=sys.stdout):
     out.write("Watching %s: every save re-runs its tests. Ctrl-C to stop.\n" % target)
     out.flush()
     os.chdir(root)
-    os.execv(ibazel, [ibazel, "test", target])
+    os.execve(ibazel, [ibazel, "test", target], bazel_env())
 
 
 # ---------------------------------------------------------------------------------------
@@ -188,7 +256,8 @@ def cmd_watch(args, root=ROOT, out=sys.stdout):
 def cmd_start(args, root=ROOT, out=sys.stdout):
     out.write("Building every lesson and solution (the first build takes a minute or two)...\n")
     out.flush()
-    code = subprocess.call(["bazel", "build", "--keep_going", "//lessons/...", "//solutions/..."], cwd=root)
+    code = subprocess.call(["bazel", "build", "--keep_going", "//lessons/...", "//solutions/..."], cwd=root,
+                           env=bazel_env())
     if code != 0:
         out.write("\nThe build failed; the messages above say where. If you changed a lesson, "
                   "./tools/reset NN restores its starter.\n")
@@ -199,7 +268,9 @@ def cmd_start(args, root=ROOT, out=sys.stdout):
 def main(argv=None, root=ROOT):
     parser = argparse.ArgumentParser(prog="tools", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("progress", help="run the lessons' tests and show where you stand")
+    p = sub.add_parser("progress", help="run the lessons' tests and show where you stand")
+    p.add_argument("--fresh", "--no-cache", dest="fresh", action="store_true",
+                   help="run every lesson test again, ignoring the results remembered in .cache/progress/")
     p = sub.add_parser("hint", help="print a hint for a lesson: hint NN [LEVEL|all]")
     p.add_argument("lesson")
     p.add_argument("level", nargs="?")
@@ -211,7 +282,8 @@ def main(argv=None, root=ROOT):
     p = sub.add_parser("watch", help="re-run a lesson's tests on every save (ibazel)")
     p.add_argument("lesson", nargs="?")
     p.add_argument("--install", action="store_true", help="only install ibazel")
-    sub.add_parser("start", help="build everything and show progress")
+    p = sub.add_parser("start", help="build everything and show progress")
+    p.add_argument("--fresh", "--no-cache", dest="fresh", action="store_true", help="as for progress")
     p = sub.add_parser("check", help="the maintainer suite; ends with 'N passed, N failed'")
     p.add_argument("--no-sanitizers", action="store_true")
     p.add_argument("--no-lint", action="store_true")

@@ -15,7 +15,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-from workshop_common import (ROOT, UsageError, bazel_test, lesson_status, load_manifest,  # noqa: F401
+from workshop_common import (ROOT, UsageError, bazel_env, bazel_test, lesson_status, load_manifest,  # noqa: F401
                              parse_hints)
 
 
@@ -272,7 +272,8 @@ def cmd_check(args, root=ROOT, out=sys.stdout):
         with open(log, "a") as out_log:
             code = subprocess.call(["bazel", "build", "--keep_going", "--repo_env=CC=clang",
                                     "--platform_suffix=clang", "--", "//lessons/...", "//solutions/...",
-                                    "//tools/..."], cwd=root, stdout=out_log, stderr=subprocess.STDOUT)
+                                    "//tools/..."], cwd=root, stdout=out_log, stderr=subprocess.STDOUT,
+                                   env=bazel_env())
         tally.add(code == 0, "clang build" if code == 0 else "clang build failed (exit %d); see bazel-check.log" % code)
     else:
         tally.add(False, "clang is not installed (apt-get install clang)")
@@ -309,7 +310,8 @@ def _check_solved_copy(tally, lessons, root, log):
             tally.add(status == "done", "lesson %s with its reference code copied in%s" % (l.number, why))
     finally:
         with open(log, "a") as out_log:
-            subprocess.call(["bazel", "clean", "--expunge"], cwd=tmp, stdout=out_log, stderr=subprocess.STDOUT)
+            subprocess.call(["bazel", "clean", "--expunge"], cwd=tmp, stdout=out_log, stderr=subprocess.STDOUT,
+                            env=bazel_env())
         shutil.rmtree(tmp, ignore_errors=True)
 
 

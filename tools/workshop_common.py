@@ -174,6 +174,92 @@ def _bep_results(bep_path, root):
     return results
 
 
+def bazel_env():
+    """The environment to start Bazel with: the learner's shell's, not this Python's.
+
+    A pyenv shim or a venv puts entries in front of PATH for the Python process only.
+    The tools/* scripts save the shell's PATH in ELFS_SHELL_PATH before they start
+    Python, and Bazel gets that back, so `./tools/progress` and a plain `bazel` in the
+    same shell look the same to Bazel. (.bazelrc's --incompatible_strict_action_env keeps
+    PATH out of the actions anyway; this also keeps the repository rules and the Bazel
+    server's client environment identical.)"""
+    env = dict(os.environ)
+    shell_path = env.pop("ELFS_SHELL_PATH", None)
+    if shell_path:
+        env["PATH"] = shell_path
+    return env
+
+
+def _run_bazel(cmd, root, log, quiet):
+    out = open(log, "a") if log else None
+    try:
+        if out:
+            out.write("\n$ " + " ".join(cmd) + "\n")
+            out.flush()
+            sink = {"stdout": out, "stderr": subprocess.STDOUT}
+        elif quiet:
+            sink = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        else:
+            sink = {}
+        return subprocess.call(cmd, cwd=root, env=bazel_env(), **sink)
+    finally:
+        if out:
+            out.close()
+
+
+def _read_events(bep):
+    events = []
+    try:
+        with open(bep) as f:
+            for line in f:
+                if line.strip():
+                    events.append(json.loads(line))
+    except (OSError, ValueError):
+        pass
+    return events
+
+
+def bazel_build_tests(patterns, root=ROOT, log=None, quiet=True):
+    """Runs `bazel build --keep_going` and returns ({test label: binary path or None if it
+    failed to build}, exit code). Only test rules are returned."""
+    fd, bep = tempfile.mkstemp(prefix="elfs-bep-", suffix=".json")
+    os.close(fd)
+    try:
+        code = _run_bazel(["bazel", "build", "--keep_going", "--build_event_json_file=" + bep, "--"]
+                          + list(patterns), root, log, quiet)
+        events = _read_events(bep)
+    finally:
+        try:
+            os.remove(bep)
+        except OSError:
+            pass
+    return tests_from_build_events(events, root), code
+
+
+def tests_from_build_events(events, root):
+    tests, built = set(), {}
+    for ev in events:
+        eid = ev.get("id", {})
+        if "targetConfigured" in eid:
+            configured = ev.get("configured", {})
+            if configured.get("testSize") or configured.get("targetKind", "").endswith("_test rule"):
+                tests.add(eid["targetConfigured"]["label"])
+        elif "targetCompleted" in eid:
+            label = eid["targetCompleted"]["label"]
+            completed = ev.get("completed", {})
+            if ev.get("aborted") or not completed.get("success", False):
+                built[label] = None
+                continue
+            binary = os.path.join(root, "bazel-bin", *label.lstrip("/").replace(":", "/").split("/"))
+            for o in completed.get("importantOutput", []):
+                uri = o.get("uri", "")
+                if uri.startswith("file://") and not uri.endswith((".sh", ".runfiles")):
+                    binary = uri[len("file://"):]
+                    break
+            built[label] = binary
+    return {label: built.get(label) for label in sorted(tests)}
+
+
 def bazel_test(patterns, root=ROOT, config=None, extra=(), log=None, quiet=True):
     """Runs `bazel test --keep_going` and returns {label: TargetResult} and the exit code."""
     fd, bep = tempfile.mkstemp(prefix="elfs-bep-", suffix=".json")
@@ -183,21 +269,7 @@ def bazel_test(patterns, root=ROOT, config=None, extra=(), log=None, quiet=True)
     if config:
         cmd.append("--config=" + config)
     cmd += list(extra) + ["--"] + list(patterns)
-    out = open(log, "a") if log else None
-    try:
-        if out:
-            out.write("\n$ " + " ".join(cmd) + "\n")
-            out.flush()
-        if out:
-            sink = {"stdout": out, "stderr": subprocess.STDOUT}
-        elif quiet:
-            sink = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        else:
-            sink = {}
-        code = subprocess.call(cmd, cwd=root, **sink)
-    finally:
-        if out:
-            out.close()
+    code = _run_bazel(cmd, root, log, quiet)
     results = _bep_results(bep, root) if os.path.getsize(bep) else {}
     try:
         os.remove(bep)
@@ -208,6 +280,21 @@ def bazel_test(patterns, root=ROOT, config=None, extra=(), log=None, quiet=True)
 
 # ---------------------------------------------------------------------------------------
 # Progress.
+
+
+PROGRESS_HEADER = ("  #   lesson                                    tests   status",
+                   "  --  ----------------------------------------  ------  --------------")
+
+
+def progress_row(lesson, passed, total, status, current=False):
+    """One row of ./tools/progress's table (READMEs quote it; ./tools/check lints them)."""
+    return "%s%s  %-40s  %2d/%-3d  %s" % ("->" if current else "  ", lesson.number, lesson.title[:40],
+                                          passed, total, status)
+
+
+# "->01  Owning a file descriptor                   4/17   not started", as progress_row writes it.
+PROGRESS_ROW = re.compile(r"^(->|  )(\d\d)  (.{40})  ([ \d]\d+)/(\d+ *)  (done|not started|in progress|"
+                          r"does not build|no tests)$")
 
 
 def lesson_status(lesson, results):
