@@ -31,6 +31,7 @@ class Lesson:
         self.line = line
         self.edits = []  # paths relative to lessons/<dir>
         self.fails = []  # (target, "Suite.Case")
+        self.checkpoints = []  # (name, passing, failing, manifest line)
 
     @property
     def package(self):
@@ -61,6 +62,16 @@ def parse_manifest(text, source="lessons/manifest.txt"):
             if any(l.number == words[1] for l in lessons):
                 raise UsageError(where + ": lesson %s is listed twice" % words[1])
             lessons.append(Lesson(words[1], words[2], " ".join(words[3:]), n))
+        elif words[0] == "checkpoint":
+            if not lessons:
+                raise UsageError(where + ": 'checkpoint' before any 'lesson' line")
+            if len(words) != 4 or not words[2].isdigit() or not words[3].isdigit() \
+                    or not re.fullmatch(r"[A-Za-z0-9_.-]+", words[1]):
+                raise UsageError(where + ": expected 'checkpoint NAME PASSING FAILING' (two numbers of test "
+                                 "cases), got: " + raw.strip())
+            if any(c[0] == words[1] for c in lessons[-1].checkpoints):
+                raise UsageError(where + ": checkpoint %s is listed twice" % words[1])
+            lessons[-1].checkpoints.append((words[1], int(words[2]), int(words[3]), n))
         elif words[0] in ("edit", "fail"):
             if not lessons:
                 raise UsageError(where + ": '%s' before any 'lesson' line" % words[0])
@@ -76,7 +87,7 @@ def parse_manifest(text, source="lessons/manifest.txt"):
                     raise UsageError(where + ": %s %s is listed twice" % case)
                 lessons[-1].fails.append(case)
         else:
-            raise UsageError(where + ": unknown keyword %r (expected lesson, edit or fail)" % words[0])
+            raise UsageError(where + ": unknown keyword %r (expected lesson, edit, fail or checkpoint)" % words[0])
     return lessons
 
 
