@@ -1,4 +1,4 @@
-"""Tests of tools/workshop.py: the manifest, the curriculum check, progress, hint, reset,
+"""Tests of tools/workshop.py, workshop_common.py and workshop_check.py: the manifest, the curriculum check, progress, hint, reset,
 diff, and the command-line scripts. Run: python3 -m unittest discover -s tools/tests
 """
 
@@ -17,7 +17,9 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tools"))
 
 import workshop  # noqa: E402
-from workshop import UsageError  # noqa: E402
+import workshop_check  # noqa: E402
+import workshop_common  # noqa: E402
+from workshop_common import UsageError  # noqa: E402
 
 MANIFEST = textwrap.dedent("""\
     # comment
@@ -67,7 +69,7 @@ CRASH_XML = ('<?xml version="1.0" encoding="UTF-8"?><testsuites><testsuite name=
 
 
 def result(label, status="FAILED", cases=None, crashed=None):
-    r = workshop.TargetResult(label, status)
+    r = workshop_common.TargetResult(label, status)
     r.cases = dict(cases or {})
     r.crashed = crashed
     return r
@@ -102,7 +104,7 @@ def make_repo(tmp, hints=HINTS):
 
 class ManifestTest(unittest.TestCase):
     def test_parses_lessons_edits_and_failures(self):
-        lessons = workshop.parse_manifest(MANIFEST)
+        lessons = workshop_common.parse_manifest(MANIFEST)
         self.assertEqual([l.number for l in lessons], ["00", "01"])
         self.assertEqual(lessons[1].dir, "01_fd")
         self.assertEqual(lessons[1].title, "Owning a file descriptor")
@@ -111,13 +113,13 @@ class ManifestTest(unittest.TestCase):
                          {("fd_test", "FdTest.ClosesOnDestruction"), ("fd_test", "FdTest.MoveLeavesSourceEmpty")})
 
     def test_the_real_manifest_parses(self):
-        lessons = workshop.load_manifest(REPO)
+        lessons = workshop_common.load_manifest(REPO)
         self.assertGreaterEqual(len(lessons), 3)
         self.assertEqual(lessons[0].number, "00")
 
     def assertManifestError(self, text, fragment):
         with self.assertRaises(UsageError) as ctx:
-            workshop.parse_manifest(text)
+            workshop_common.parse_manifest(text)
         self.assertIn(fragment, str(ctx.exception))
 
     def test_errors_name_the_line(self):
@@ -132,16 +134,16 @@ class ManifestTest(unittest.TestCase):
 
 class FindLessonTest(unittest.TestCase):
     def setUp(self):
-        self.lessons = workshop.parse_manifest(MANIFEST)
+        self.lessons = workshop_common.parse_manifest(MANIFEST)
 
     def test_accepts_number_padded_number_dir_and_name(self):
         for arg in ("1", "01", "01_fd", "fd"):
-            self.assertEqual(workshop.find_lesson(self.lessons, arg).number, "01", arg)
+            self.assertEqual(workshop_common.find_lesson(self.lessons, arg).number, "01", arg)
 
     def test_bad_input_lists_the_valid_lessons(self):
         for arg in ("99", "abc", "", "-1"):
             with self.assertRaises(UsageError) as ctx:
-                workshop.find_lesson(self.lessons, arg)
+                workshop_common.find_lesson(self.lessons, arg)
             self.assertIn("there is no lesson", str(ctx.exception))
             self.assertIn("01  01_fd", str(ctx.exception))
             self.assertIn("Owning a file descriptor", str(ctx.exception))
@@ -149,7 +151,7 @@ class FindLessonTest(unittest.TestCase):
 
 class TestXmlTest(unittest.TestCase):
     def test_reads_passes_failures_and_skips(self):
-        cases, crashed = workshop.parse_test_xml(gtest_xml([
+        cases, crashed = workshop_common.parse_test_xml(gtest_xml([
             ("FdTest", "A", None), ("FdTest", "B", "expected 1&#10;got 2"), ("FdTest", "C", "SKIP")]))
         self.assertIsNone(crashed)
         self.assertEqual(cases["FdTest.A"], (True, ""))
@@ -157,11 +159,11 @@ class TestXmlTest(unittest.TestCase):
         self.assertEqual(cases["FdTest.C"], (True, "skipped"))
 
     def test_parameterized_names_keep_their_prefix_and_suffix(self):
-        cases, _ = workshop.parse_test_xml(gtest_xml([("Kinds/EarlyDrop", "WakeThenDrop/eventfd", "lost")]))
+        cases, _ = workshop_common.parse_test_xml(gtest_xml([("Kinds/EarlyDrop", "WakeThenDrop/eventfd", "lost")]))
         self.assertIn("Kinds/EarlyDrop.WakeThenDrop/eventfd", cases)
 
     def test_bazels_stand_in_for_a_crashed_binary_is_a_crash(self):
-        cases, crashed = workshop.parse_test_xml(CRASH_XML)
+        cases, crashed = workshop_common.parse_test_xml(CRASH_XML)
         self.assertEqual(cases, {})
         self.assertIn("exited with error code 134", crashed)
 
@@ -182,7 +184,7 @@ class BuildEventsTest(unittest.TestCase):
             bep = os.path.join(tmp, "bep.json")
             with open(bep, "w") as f:
                 f.write("\n".join(json.dumps(e) for e in events) + "\n")
-            results = workshop._bep_results(bep, tmp)
+            results = workshop_common._bep_results(bep, tmp)
         self.assertEqual(results["//lessons/01_fd:fd_test"].status, "FAILED")
         self.assertEqual(results["//lessons/01_fd:fd_test"].cases, {"FdTest.A": (False, "boom")})
         self.assertEqual(results["//lessons/02_raw_epoll:epoll_test"].status, "FAILED_TO_BUILD")
@@ -190,11 +192,11 @@ class BuildEventsTest(unittest.TestCase):
 
 class CurriculumCheckTest(unittest.TestCase):
     def setUp(self):
-        self.lesson = workshop.parse_manifest(MANIFEST)[1]
+        self.lesson = workshop_common.parse_manifest(MANIFEST)[1]
         self.label = "//lessons/01_fd:fd_test"
 
     def compare(self, cases=None, status="FAILED", crashed=None, label=None):
-        return workshop.compare_starter(self.lesson, {
+        return workshop_check.compare_starter(self.lesson, {
             (label or self.label): result(label or self.label, status, cases, crashed)})
 
     def test_exactly_the_listed_failures_is_clean(self):
@@ -230,12 +232,12 @@ class CurriculumCheckTest(unittest.TestCase):
                       "//lessons/01_fd:fd_test", problems)
 
     def test_no_results_at_all_is_an_error(self):
-        self.assertEqual(len(workshop.compare_starter(self.lesson, {})), 1)
+        self.assertEqual(len(workshop_check.compare_starter(self.lesson, {})), 1)
 
 
 class ProgressTest(unittest.TestCase):
     def setUp(self):
-        self.lessons = workshop.parse_manifest(MANIFEST)
+        self.lessons = workshop_common.parse_manifest(MANIFEST)
 
     def results(self, lesson0_ok, fd_cases):
         return {
@@ -250,13 +252,13 @@ class ProgressTest(unittest.TestCase):
         starter = {"FdTest.ClosesOnDestruction": (False, "a"), "FdTest.MoveLeavesSourceEmpty": (False, "b"),
                    "FdTest.Default": (True, "")}
         res = self.results(True, starter)
-        self.assertEqual(workshop.lesson_status(self.lessons[0], res)[:3], (1, 1, "done"))
-        self.assertEqual(workshop.lesson_status(self.lessons[1], res)[:3], (1, 3, "not started"))
+        self.assertEqual(workshop_common.lesson_status(self.lessons[0], res)[:3], (1, 1, "done"))
+        self.assertEqual(workshop_common.lesson_status(self.lessons[1], res)[:3], (1, 3, "not started"))
         halfway = dict(starter, **{"FdTest.ClosesOnDestruction": (True, "")})
-        self.assertEqual(workshop.lesson_status(self.lessons[1], self.results(True, halfway))[:3],
+        self.assertEqual(workshop_common.lesson_status(self.lessons[1], self.results(True, halfway))[:3],
                          (2, 3, "in progress"))
         broken = {"//lessons/01_fd:fd_test": result("//lessons/01_fd:fd_test", "FAILED_TO_BUILD")}
-        self.assertEqual(workshop.lesson_status(self.lessons[1], broken)[2], "does not build")
+        self.assertEqual(workshop_common.lesson_status(self.lessons[1], broken)[2], "does not build")
 
     def test_table_points_at_the_next_lesson_and_its_first_failure(self):
         out = io.StringIO()
@@ -290,7 +292,7 @@ class HintTest(unittest.TestCase):
         return out.getvalue()
 
     def test_parse_hints_finds_the_tiers_in_order(self):
-        hints = workshop.parse_hints(HINTS)
+        hints = workshop_common.parse_hints(HINTS)
         self.assertEqual([h[0] for h in hints], ["Hint 1: a nudge", "Hint 2: the concept", "Hint 3: nearly the answer"])
         self.assertEqual(hints[1][1], "The destructor owns the fd.")
 
@@ -324,7 +326,7 @@ class LayoutLintTest(unittest.TestCase):
         shutil.rmtree(self.tmp)
 
     def test_clean_fixture_has_no_problems(self):
-        self.assertEqual(workshop.lint_layout(workshop.load_manifest(self.tmp), self.tmp), [])
+        self.assertEqual(workshop_check.lint_layout(workshop_common.load_manifest(self.tmp), self.tmp), [])
 
     def test_missing_files_todo_in_solutions_and_thin_hints(self):
         os.remove(os.path.join(self.tmp, "lessons", "01_fd", "README.md"))
@@ -333,7 +335,7 @@ class LayoutLintTest(unittest.TestCase):
             f.write("// TODO(lesson 01): forgot\n")
         with open(os.path.join(self.tmp, "lessons", "00_workflow", "HINTS.md"), "w") as f:
             f.write("## Hint 1: only one\nx\n")
-        problems = workshop.lint_layout(workshop.load_manifest(self.tmp), self.tmp)
+        problems = workshop_check.lint_layout(workshop_common.load_manifest(self.tmp), self.tmp)
         self.assertIn("lesson 01: lessons/01_fd/README.md is missing", problems)
         self.assertIn("lesson 01: 'edit fd.cc' but lessons/01_fd/fd.cc does not exist", problems)
         self.assertIn("solutions/01_fd/fd.cc still carries a TODO(lesson ...) marker", problems)
@@ -344,10 +346,10 @@ class LayoutLintTest(unittest.TestCase):
             with open(os.path.join(self.tmp, pkg, "01_fd", "fd.h"), "w") as f:
                 f.write(text)
         # fd.cc differs between the two packages too, but the learner edits it: not reported.
-        self.assertEqual(workshop.lint_layout(workshop.load_manifest(self.tmp), self.tmp), [])
+        self.assertEqual(workshop_check.lint_layout(workshop_common.load_manifest(self.tmp), self.tmp), [])
         with open(os.path.join(self.tmp, "solutions", "01_fd", "fd.h"), "w") as f:
             f.write("int Fd(int);\n")
-        problems = workshop.lint_layout(workshop.load_manifest(self.tmp), self.tmp)
+        problems = workshop_check.lint_layout(workshop_common.load_manifest(self.tmp), self.tmp)
         self.assertEqual(len(problems), 1)
         self.assertIn("lessons/01_fd/fd.h and solutions/01_fd/fd.h differ", problems[0])
 
@@ -360,16 +362,16 @@ class LayoutLintTest(unittest.TestCase):
                                           "      << \"still open\";\n}\n")
         quote = "```\n%s: Failure\nValue of: %s\n  Actual: true\n```\n"
         write("lessons/01_fd/README.md", quote % ("lessons/01_fd/fd_test.cc:3", "IsOpen(r)"))
-        self.assertEqual(workshop.lint_failure_quotes(self.tmp), [])
+        self.assertEqual(workshop_check.lint_failure_quotes(self.tmp), [])
         # Lines shifted: the quote now points at a line without an assertion.
         write("lessons/01_fd/README.md", quote % ("lessons/01_fd/fd_test.cc:2", "IsOpen(r)"))
-        problems = workshop.lint_failure_quotes(self.tmp)
+        problems = workshop_check.lint_failure_quotes(self.tmp)
         self.assertEqual(len(problems), 1)
         self.assertIn("lessons/01_fd/README.md:2 quotes lessons/01_fd/fd_test.cc:2, but that line holds "
                       "no assertion", problems[0])
         # The line holds an assertion, but not the one the quote shows.
         write("lessons/01_fd/README.md", quote % ("fd_test.cc:3", "IsOpen(w)"))
-        problems = workshop.lint_failure_quotes(self.tmp)
+        problems = workshop_check.lint_failure_quotes(self.tmp)
         self.assertEqual(len(problems), 1)
         self.assertIn("'IsOpen(w)' is not in the statement there", problems[0])
 
