@@ -7,10 +7,9 @@
 //   loop/fd.h        Fd, Pipe, MakePipe, MakeSocketPair     (solutions/01_fd)
 //   loop/event.h     Token, Interest, Event, Events         (solutions/04_poll)
 //   loop/selector.h  Backend, AvailableBackends, DefaultBackend
-//   loop/registry.h  Registry                               (solutions/05_registry)
-//   loop/poll.h      Poll
+//   loop/registry.h  Registry (solutions/05_registry) loop/poll.h      Poll
 //   loop/arc.h       Arc, Weak                              (solutions/08_arc)
-//   loop/waker.h     Waker, WakerKind, WakeResult           (solutions/09_early_drop)
+//   loop/waker.h     Waker, WakerKind, WakeResult (solutions/09_early_drop)
 //
 // Ownership: a Poll owns its selector fd and its Registry (hand out
 // Registry&, valid while the Poll lives). The caller owns every fd it

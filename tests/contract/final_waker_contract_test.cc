@@ -99,8 +99,7 @@ using AllCases = ::testing::Types<
     EventfdOnEpoll, PipeOnEpoll, EventfdOnKqueue,
 #endif
     KqueueUserOnKqueue, PipeOnKqueue>;
-INSTANTIATE_TYPED_TEST_SUITE_P(FinalWaker, WakerSuite, AllCases,
-                               WakerCaseName);
+INSTANTIATE_TYPED_TEST_SUITE_P(FinalWaker, WakerSuite, AllCases, WakerCaseName);
 
 }  // namespace
 }  // namespace testing

@@ -13,8 +13,8 @@ int main() {
   constexpr loop::Token kWake{1};
   loop::Poll poll;
   loop::Events events(8);
-  loop::Waker waker(poll.registry(), kWake, loop::AvailableWakerKinds(
-                                                poll.backend())[0]);
+  loop::Waker waker(poll.registry(), kWake,
+                    loop::AvailableWakerKinds(poll.backend())[0]);
   std::atomic<int> result{0};
   // The worker owns a copy of the handle: the wake survives it going away.
   std::thread worker([handle = waker, &result] {

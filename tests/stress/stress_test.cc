@@ -116,8 +116,8 @@ TEST_P(Stress, RandomDropOrdersLoseNoWake) {
     Poll poll(GetParam().backend);
     Events events(16);
     std::vector<std::unique_ptr<Waker>> handles;
-    handles.push_back(std::make_unique<Waker>(poll.registry(), kWakeToken,
-                                              GetParam().kind));
+    handles.push_back(
+        std::make_unique<Waker>(poll.registry(), kWakeToken, GetParam().kind));
     for (int i = 0; i < 31; ++i) {
       handles.push_back(std::make_unique<Waker>(*handles[0]));
     }
