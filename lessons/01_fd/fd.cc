@@ -66,7 +66,9 @@ Pipe MakePipe(int /*flags*/) {
 std::pair<Fd, Fd> MakeSocketPair() {
   int fds[2];
   // SOCK_CLOEXEC sets close-on-exec atomically, in the same call that creates
-  // the sockets (macOS lacks it; see the solution for the fallback).
+  // the sockets. macOS lacks it; there the reference code calls socketpair()
+  // without it and then sets FD_CLOEXEC on each end with fcntl(F_SETFD), which
+  // leaves a short window in which a fork+exec in another thread inherits them.
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == -1) {
     throw SysError("socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC)", errno);
   }
