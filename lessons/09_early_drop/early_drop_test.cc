@@ -433,8 +433,9 @@ TEST_P(EarlyDrop, HandleOutlivesItsPoll) {
 
   EXPECT_EQ(outcome, "kPollGone")
       << "Wake() on a handle whose Poll is gone should say so (kPollGone) and "
-         "touch nothing: there is nobody left to wake, and the descriptor "
-         "numbers it knew now belong to other files."
+         "touch nothing: there is nobody left to wake. A handle learns it from "
+         "the Poll's own share: ~PollLink (what the Poll retained) clears a "
+         "poll_alive flag in the source, and Wake() checks it first."
       << kSeeReadme;
   for (const auto& decoy : decoys) {
     EXPECT_EQ(decoy->size(), 0)
