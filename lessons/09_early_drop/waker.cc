@@ -38,7 +38,11 @@ int ChangeUserEvent(int kq, Token token, unsigned short flags,
   struct kevent change;
   EV_SET(&change, token.value, EVFILT_USER, flags, fflags, 0,
          TokenAsUdata(token));
-  return kevent(kq, &change, 1, nullptr, 0, nullptr);
+  int r;
+  do {
+    r = kevent(kq, &change, 1, nullptr, 0, nullptr);
+  } while (r == -1 && errno == EINTR);  // Applying it again is harmless.
+  return r;
 }
 
 }  // namespace
@@ -204,13 +208,18 @@ WakeResult Waker::Wake() const {
   switch (kind_) {
     case WakerKind::kEventfd: {
       const std::uint64_t one = 1;
-      ssize_t n;
-      do {
-        n = write(wake_fd_, &one, sizeof one);
-      } while (n == -1 && errno == EINTR);
-      // EAGAIN: the counter is at its maximum, so a wake is pending anyway.
-      if (n == -1 && errno != EAGAIN) {
-        throw SysError(FdText("write(eventfd", wake_fd_) + ")", errno);
+      for (;;) {
+        // An eventfd moves exactly 8 bytes or fails: no short writes.
+        if (write(wake_fd_, &one, sizeof one) == sizeof one) break;
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) {
+          throw SysError(FdText("write(eventfd", wake_fd_) + ")", errno);
+        }
+        // EAGAIN: the counter is at its maximum, which is normal for an
+        // edge-triggered loop that never reads it. Reset it and write again:
+        // the eventfd becomes readable anew, so the loop still sees this wake
+        // (lesson 06's EventfdWaker does the same).
+        Drain();
       }
       break;
     }

@@ -346,19 +346,35 @@ TEST(WakeFaults, DrainReadEintrIsRetriedAndErrorsReported) {
   }
 }
 
-// FINDING (minor): the kqueue_user Wake() does not retry EINTR from kevent(),
-// which lesson 07's KqueueWaker did (ApplyUserChange loops on EINTR). kevent(2)
-// lists EINTR; with no event list a real kernel rarely returns it. This test
-// pins today's behaviour: a SysError naming the call and EINTR.
-TEST(WakeFaults, KqueueUserTriggerFailureIsReported) {
+// kevent(2) lists EINTR; the kqueue_user Wake() applies NOTE_TRIGGER again
+// (lesson 07's KqueueWaker did too), other errors are reported.
+TEST(WakeFaults, KqueueUserTriggerEintrIsRetriedAndErrorsReported) {
   Poll poll(Backend::kKqueue);
   Waker waker(poll.registry(), kToken, WakerKind::kKqueueUser);
-  for (int err : {ENOMEM, EINTR}) {
-    ExpectSysError(Call::kKevent, 1, err, "NOTE_TRIGGER",
-                   [&] { waker.Wake(); });
+  ExpectSysError(Call::kKevent, 1, ENOMEM, "NOTE_TRIGGER",
+                 [&] { waker.Wake(); });
+  {
+    FaultPlan plan(Call::kKevent, 1, EINTR);
+    EXPECT_EQ(waker.Wake(), WakeResult::kWoken);
+    EXPECT_TRUE(plan.fired());
   }
-  EXPECT_EQ(waker.Wake(), WakeResult::kWoken);
   EXPECT_TRUE(SeesToken(poll, kToken));
+}
+
+// EAGAIN from write(eventfd) means the counter is at its maximum: Wake() resets
+// it and writes again, so the wake is still seen (the real counter case is
+// //tests/contract:counter_max_test).
+TEST(WakeFaults, EventfdWriteEagainResetsTheCounterAndWakes) {
+  for (Backend backend : AvailableBackends()) {
+    Poll poll(backend);
+    Waker waker(poll.registry(), kToken, WakerKind::kEventfd);
+    {
+      FaultPlan plan(Call::kWrite, 1, EAGAIN);
+      EXPECT_EQ(waker.Wake(), WakeResult::kWoken);
+      EXPECT_TRUE(plan.fired());
+    }
+    EXPECT_TRUE(SeesToken(poll, kToken)) << BackendName(backend);
+  }
 }
 
 // --- Destruction

@@ -1,8 +1,6 @@
-// KNOWN BUG (tests/README.md, finding 1): lesson 06's
-// WakeAtCounterMaximumStillWakes on the final Waker. Tagged manual, so
-// //tests/... skips it until solutions/09_early_drop/waker.cc handles EAGAIN by
-// draining and writing again; run it with bazel test
-// //tests/contract:counter_max_known_bug_test.
+// Lesson 06's WakeAtCounterMaximumStillWakes, on the final Waker: at the
+// eventfd counter's maximum, Wake() must reset the counter and write again, or
+// an edge-triggered loop that already consumed the readiness never hears of it.
 #include <unistd.h>
 
 #include <algorithm>
