@@ -12,9 +12,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
+import measure
 from workshop_common import (PROGRESS_ROW, ROOT, UsageError, bazel_env, bazel_test,  # noqa: F401
                              lesson_status, load_manifest, parse_hints, progress_row)
 
@@ -340,6 +338,34 @@ def check_checkpoints(tally, lessons, tmp, log, root):
                     raise RuntimeError("could not revert %s in %s: %s" % (patch, tmp, rev.stderr))
 
 
+SANITIZER_FIXTURES = "tools/testing/sanitizer_fixtures"
+
+
+def check_sanitizer_lines(tally, root, log):
+    """Each sanitizer's report names the file and line of the bug (issue: frames showed
+    `<null>` while the configs stripped symbols). The fixtures fail by design."""
+    for config, name, marker in (("tsan", "data_race", "The racing write"),
+                                 ("asan", "use_after_free", "The read of freed memory")):
+        with open(os.path.join(root, SANITIZER_FIXTURES, name + ".cc")) as f:
+            line = next(i + 1 for i, text in enumerate(f) if marker in text)
+        want = "%s.cc:%d" % (name, line)
+        proc = subprocess.run(["bazel", "test", "--config=" + config, "--test_output=errors",
+                               "//%s:%s" % (SANITIZER_FIXTURES, name)], cwd=root, capture_output=True,
+                              text=True, env=bazel_env())
+        output = proc.stdout + proc.stderr
+        with open(log, "a") as out_log:
+            out_log.write(output)
+        if proc.returncode == 0:
+            tally.add(False, "--config=%s did not catch the bug in %s/%s.cc" % (config, SANITIZER_FIXTURES, name))
+        elif proc.returncode != 3:
+            tally.add(False, "--config=%s: //%s:%s did not build or run (exit %d); see bazel-check.log"
+                      % (config, SANITIZER_FIXTURES, name, proc.returncode))
+        else:
+            tally.add(want in output, "--config=%s report names %s" % (config, want) if want in output else
+                      "--config=%s report does not name %s (symbols stripped? .bazelrc's %s config needs -g "
+                      "and --strip=never); see bazel-check.log" % (config, want, config))
+
+
 def count_executed_actions(bazel_output):
     """The number of actions Bazel ran, from its "INFO: 96 processes: 14 internal,
     82 linux-sandbox." line: every process that is not internal (internal ones are
@@ -428,6 +454,11 @@ def cmd_check(args, root=ROOT, out=sys.stdout):
         tally.add(False, p)
     if not problems:
         tally.add(True, "README checkpoint lines match lessons/manifest.txt")
+    problems = measure.lint_measured(root)
+    for p in problems:
+        tally.add(False, p)
+    if not problems:
+        tally.add(True, "measured figures quoted in the docs match docs/measurements.json (tools/measure)")
 
     step("lessons/NN/BUILD.bazel and solutions/NN/BUILD.bazel are identical")
     problems = lint_build_pairs(lessons, root)
@@ -476,6 +507,8 @@ def cmd_check(args, root=ROOT, out=sys.stdout):
     _check_solved_copy(tally, lessons, root, log)
 
     if not args.no_sanitizers:
+        step("sanitizer reports name the file and line (tools/testing/sanitizer_fixtures)")
+        check_sanitizer_lines(tally, root, log)
         for config in ("asan", "tsan"):
             step("%s under --config=%s" % (" ".join(reference), config))
             results, code = bazel_test(reference, root=root, config=config, log=log)
