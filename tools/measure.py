@@ -145,14 +145,17 @@ def _conditions():
     with open("/proc/loadavg") as f:
         load = float(f.read().split()[0])
     others = subprocess.run(["pgrep", "-c", "-f", "A-server.jar|bazel.*server"], capture_output=True, text=True)
-    version = subprocess.run(["bazel", "--version"], capture_output=True, text=True, env=_bazel_env())
+    version = subprocess.run(["bazel", "--version"], capture_output=True, text=True, env=_bazel_env()).stdout.strip()
+    if "no_version" in version:  # Debian's bazel-bootstrap does not know its version
+        deb = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "bazel-bootstrap"], capture_output=True, text=True)
+        version = "Debian bazel-bootstrap " + deb.stdout.strip() if deb.returncode == 0 else version
     return {
         "date": time.strftime("%Y-%m-%d"),
         "cores": os.cpu_count(),
         "cpu": cpu,
         "kernel": platform.release(),
         "os": _os_name(),
-        "bazel": version.stdout.strip(),
+        "bazel": version,
         "load_before": load,
         "other_bazel_servers": int((others.stdout or "0").strip() or 0),
     }
