@@ -504,7 +504,7 @@ def cmd_check(args, root=ROOT, out=sys.stdout):
         tally.add(True, "progress tables quoted in READMEs match the real totals")
 
     step("checkpoints, then a learner who writes the reference code goes green (a scratch copy of the checkout)")
-    _check_solved_copy(tally, lessons, root, log)
+    _check_solved_copy(tally, lessons, root, log, sanitizers=not args.no_sanitizers)
 
     if not args.no_sanitizers:
         step("sanitizer reports name the file and line (tools/testing/sanitizer_fixtures)")
@@ -547,7 +547,7 @@ def cmd_check(args, root=ROOT, out=sys.stdout):
     return 0 if tally.failed == 0 else 1
 
 
-def _check_solved_copy(tally, lessons, root, log):
+def _check_solved_copy(tally, lessons, root, log, sanitizers=True):
     """Copies the checkout, checks each checkpoint patch on the starters, then puts each solution's 'edit' files into its lesson, and runs
     the lessons' tests there: every lesson must then be done. This proves that the files
     the manifest names are all a learner has to change, through the lessons' own BUILD
@@ -568,11 +568,89 @@ def _check_solved_copy(tally, lessons, root, log):
             why = "" if status == "done" else ": %s (%d/%d); first failure: %s" % (
                 status, passed, total, (first[0].splitlines()[0] if first else "none"))
             tally.add(status == "done", "lesson %s with its reference code copied in%s" % (l.number, why))
+        if sanitizers:
+            check_sanitizer_quotes(tally, tmp, log, root)
     finally:
         with open(log, "a") as out_log:
             subprocess.call(["bazel", "clean", "--expunge"], cwd=tmp, stdout=out_log, stderr=subprocess.STDOUT,
                             env=bazel_env())
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+_SANITIZER_OUTPUT = re.compile(r"<!-- sanitizer-output (asan|tsan) (//\S+) (\S+\.patch) -->")
+
+
+def sanitizer_quotes(root):
+    """[(readme, line, config, target, patch, quoted lines)] for each README block marked
+    `<!-- sanitizer-output CONFIG TARGET PATCH -->`: what the sanitizer prints for the
+    reference code with PATCH applied (a deliberate bug)."""
+    found = []
+    for readme in _readmes(root):
+        with open(os.path.join(root, readme)) as f:
+            lines = f.read().splitlines()
+        for i, text in enumerate(lines):
+            m = _SANITIZER_OUTPUT.search(text)
+            if not m or i + 1 >= len(lines) or not lines[i + 1].startswith("```"):
+                continue
+            end = next((j for j in range(i + 2, len(lines)) if lines[j].startswith("```")), len(lines))
+            found.append((readme, i + 1, m.group(1), m.group(2), m.group(3), lines[i + 2:end]))
+    return found
+
+
+def _normalize_report(text):
+    text = re.sub(r"0x[0-9a-f]+", "0x?", text)
+    text = re.sub(r"\b(pid|tid)=\d+", r"\1=?", text)
+    return re.sub(r"\bT\d+\b", "T?", text)
+
+
+def unmatched_quote_line(quote, output):
+    """The first quoted line that the output does not have, in order, or None. `...` in a
+    line stands for anything; a line that is only `...` stands for lines cut out."""
+    out = [_normalize_report(l) for l in output.splitlines()]
+    at = 0
+    for q in quote:
+        if q.strip() == "..." or not q.strip():
+            continue
+        parts = [p.strip() for p in _normalize_report(q).split("...") if p.strip()]
+        while at < len(out):
+            pos, ok = 0, True
+            for part in parts:
+                pos = out[at].find(part, pos)
+                if pos < 0:
+                    ok = False
+                    break
+                pos += len(part)
+            at += 1
+            if ok:
+                break
+        else:
+            return q
+    return None
+
+
+def check_sanitizer_quotes(tally, tmp, log, root):
+    """In the scratch copy tmp (reference code in place): each quoted sanitizer report is
+    what the sanitizer really prints for its patch."""
+    for readme, n, config, target, patch, quote in sanitizer_quotes(root):
+        what = "%s:%d (the --config=%s report for %s)" % (readme, n, config, patch)
+        proc = subprocess.run(["git", "apply", "--whitespace=nowarn", os.path.join(root, patch)], cwd=tmp,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            tally.add(False, "%s: the patch does not apply to the reference code: %s"
+                      % (what, proc.stderr.strip().splitlines()[:1]))
+            continue
+        try:
+            run = subprocess.run(["bazel", "test", "--config=" + config, "--test_output=errors", target], cwd=tmp,
+                                 capture_output=True, text=True, env=bazel_env())
+            with open(log, "a") as out_log:
+                out_log.write(run.stdout + run.stderr)
+        finally:
+            subprocess.run(["git", "apply", "-R", "--whitespace=nowarn", os.path.join(root, patch)], cwd=tmp,
+                           capture_output=True, text=True, check=True)
+        missing = unmatched_quote_line(quote, run.stdout + run.stderr)
+        tally.add(missing is None, "%s matches the real report" % what if missing is None else
+                  "%s: the real report has no line like %r (in this order); quote what it prints now"
+                  % (what, missing.strip()))
 
 
 def _tracked_files(root, *patterns):

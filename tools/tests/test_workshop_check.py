@@ -221,5 +221,41 @@ class SmallChecksTest(unittest.TestCase):
             os.environ.update(saved)
 
 
+class SanitizerQuoteTest(unittest.TestCase):
+    REPORT = textwrap.dedent("""\
+        [ RUN      ] Suite.Case
+        ==================
+        WARNING: ThreadSanitizer: data race (pid=4711)
+          Write of size 8 at 0x7b08000005a0 by thread T7:
+            #0 operator delete(void*, unsigned long) ../tsan_new_delete.cpp:150 (libtsan.so.2+0x86c3d)
+            #1 Release bazel-out/k8/bin/loop/arc.h:187 (arc_test+0x122ec)
+          Previous atomic write of size 8 at 0x7b08000005a0 by thread T9:
+            #0 fetch_sub /usr/include/c++/12/bits/atomic_base.h:628 (arc_test+0x12297)
+        SUMMARY: ThreadSanitizer: data race ../tsan_new_delete.cpp:150 in operator delete(void*, unsigned long)
+        """)
+    QUOTE = ["[ RUN      ] Suite.Case", "WARNING: ThreadSanitizer: data race (pid=12)",
+             "  Write of size 8 at 0x7b0800000560 by thread T20:", "    #1 Release .../loop/arc.h:187 ...", "...",
+             "SUMMARY: ThreadSanitizer: data race ... in operator delete(void*, unsigned long)"]
+
+    def test_a_true_quote_matches_whatever_the_addresses_pids_and_threads(self):
+        self.assertIsNone(workshop_check.unmatched_quote_line(self.QUOTE, self.REPORT))
+
+    def test_a_changed_line_number_is_named(self):
+        quote = list(self.QUOTE)
+        quote[3] = "    #1 Release .../loop/arc.h:188 ..."
+        self.assertEqual(workshop_check.unmatched_quote_line(quote, self.REPORT), quote[3])
+
+    def test_lines_out_of_order_do_not_match(self):
+        quote = [self.QUOTE[2], self.QUOTE[0]]
+        self.assertEqual(workshop_check.unmatched_quote_line(quote, self.REPORT), self.QUOTE[0])
+
+    def test_markers_are_found_with_their_block(self):
+        root = tempfile.mkdtemp()
+        with open(os.path.join(root, "README.md"), "w") as f:
+            f.write("text\n<!-- sanitizer-output tsan //l/08:t s/08/quotes/x.patch -->\n```\nA\n...\nB\n```\n")
+        self.assertEqual(workshop_check.sanitizer_quotes(root),
+                         [("README.md", 2, "tsan", "//l/08:t", "s/08/quotes/x.patch", ["A", "...", "B"])])
+
+
 if __name__ == "__main__":
     unittest.main()
