@@ -82,9 +82,12 @@ def lint_layout(lessons, root=ROOT):
             continue
         for dirpath, _, files in os.walk(path):
             for f in files:
+                if f.endswith(".patch"):
+                    continue  # checkpoints/ and quotes/ patches remove the starter's TODOs
                 with open(os.path.join(dirpath, f), errors="replace") as fh:
                     if "TODO(lesson" in fh.read():
-                        problems.append("solutions/%s/%s still carries a TODO(lesson ...) marker" % (d, f))
+                        problems.append("%s still carries a TODO(lesson ...) marker"
+                                        % os.path.relpath(os.path.join(dirpath, f), root))
     return problems
 
 
