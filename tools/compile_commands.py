@@ -40,6 +40,7 @@ from workshop_common import ROOT, UsageError, bazel_env  # noqa: E402
 
 PATTERNS = ["//lessons/...", "//solutions/...", "//tests/...", "//tools/...", "//:loop"]
 OUTPUT = "compile_commands.json"
+OVERLAY = ".cache/compile_commands/vfsoverlay.yaml"
 
 # GCC options that clang (and so clangd) rejects: "error: unknown argument". Bazel's
 # auto-configured GCC toolchain passes the first; the others are GCC-only warnings
@@ -199,10 +200,9 @@ def entries_from_aquery(aquery, workspace, execroot, output_base, rules=None):
     return [entry for _, (_, entry) in sorted(best.items())]
 
 
-def missing_include_dirs(entries):
-    """Include directories under bazel-out that do not exist (the header symlinks were
-    not created): an editor would then not find "loop/..." headers."""
-    missing = set()
+def virtual_include_dirs(entries):
+    """The -I directories under bazel-out/.../_virtual_includes the entries name."""
+    dirs = set()
     for e in entries:
         args = e["arguments"]
         for i, a in enumerate(args):
@@ -211,9 +211,50 @@ def missing_include_dirs(entries):
                 d = args[i + 1]
             elif a.startswith("-I") and len(a) > 2:
                 d = a[2:]
-            if d and "/bazel-out/" in d and "_virtual_includes" in d and not os.path.isdir(d):
-                missing.add(d)
-    return sorted(missing)
+            if d and "/bazel-out/" in d and "/_virtual_includes/" in d:
+                dirs.add(d)
+    return sorted(dirs)
+
+
+def missing_include_dirs(entries):
+    """Include directories under bazel-out that do not exist (the header symlinks were
+    not created): an editor would then not find "loop/..." headers."""
+    return [d for d in virtual_include_dirs(entries) if not os.path.isdir(d)]
+
+
+def vfs_overlay(entries, workspace):
+    """A clang VFS overlay (-ivfsoverlay) that names each header symlink under
+    _virtual_includes by the workspace file it points to. Without it clangd's "go to
+    definition" of loop::Token opens bazel-out/.../_virtual_includes/poll/loop/event.h;
+    with it, solutions/04_poll/event.h. (JSON is YAML, which the overlay format is.)"""
+    workspace = os.path.realpath(workspace)
+    roots = {}
+    for top in virtual_include_dirs(entries):
+        for d, _, files in os.walk(top):
+            for f in sorted(files):
+                real = os.path.realpath(os.path.join(d, f))
+                if os.path.islink(os.path.join(d, f)) and real.startswith(workspace + os.sep):
+                    roots.setdefault(d, []).append({"type": "file", "name": f, "external-contents": real})
+    return {"version": 0, "case-sensitive": "true", "use-external-names": "true",
+            "roots": [{"type": "directory", "name": d, "contents": c} for d, c in sorted(roots.items())]}
+
+
+CLANGD_MARK = "# Written by ./tools/compile_commands"
+
+
+def clangd_config(overlay_path):
+    """.clangd: gives clangd (not the compiler: gcc rejects it) the overlay."""
+    return ("%s, which rewrites it; your own .clangd (without this line) is left alone.\n"
+            "# -ivfsoverlay: go to definition opens workspace files, not bazel-out symlinks.\n"
+            "CompileFlags:\n  Add: [-ivfsoverlay, %s]\n" % (CLANGD_MARK, json.dumps(overlay_path)))
+
+
+def _write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 def _bazel(args, root, what):
@@ -247,8 +288,10 @@ def existing_patterns(patterns, root):
 
 
 def generate(root=ROOT, output=None, patterns=PATTERNS):
-    """Writes compile_commands.json (default: in the workspace root). Returns (path,
-    entries). Raises UsageError naming the Bazel command that failed."""
+    """Writes compile_commands.json (default: in the workspace root). There, it also
+    writes the VFS overlay (.cache/compile_commands/) and a .clangd that hands it to clangd,
+    unless a .clangd of your own is there. Returns (path, entries, the .clangd written or
+    None). Raises UsageError naming the Bazel command that failed."""
     output = output or os.path.join(root, OUTPUT)
     patterns = existing_patterns(patterns, root)
     execroot, output_base = bazel_paths(root)
@@ -266,12 +309,22 @@ def generate(root=ROOT, output=None, patterns=PATTERNS):
     entries = entries_from_aquery(aquery, os.path.abspath(root), execroot, output_base, rules)
     if not entries:
         raise UsageError("bazel aquery found no C++ compile actions in %s" % " ".join(patterns))
-    tmp = output + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(entries, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, output)
-    return output, entries
+    _write(output, json.dumps(entries, indent=2) + "\n")
+    clangd = None
+    if os.path.dirname(os.path.abspath(output)) == os.path.abspath(root):
+        overlay = os.path.join(os.path.abspath(root), OVERLAY)
+        _write(overlay, json.dumps(vfs_overlay(entries, root), indent=1) + "\n")
+        clangd = os.path.join(root, ".clangd")
+        try:
+            with open(clangd) as f:
+                mine = f.read().startswith(CLANGD_MARK)
+        except FileNotFoundError:
+            mine = True
+        if mine:
+            _write(clangd, clangd_config(overlay))
+        else:
+            clangd = None
+    return output, entries, clangd
 
 
 def main(argv=None, root=ROOT, out=sys.stdout):
@@ -283,13 +336,19 @@ def main(argv=None, root=ROOT, out=sys.stdout):
     args = parser.parse_args(argv)
     started = time.time()
     try:
-        path, entries = generate(root, args.output, args.patterns or PATTERNS)
+        path, entries, clangd = generate(root, args.output, args.patterns or PATTERNS)
     except UsageError as e:
         sys.stderr.write("error: %s\n" % e)
         return 2
     except KeyboardInterrupt:
         return 130
-    out.write("Wrote %s: %d files, in %.1fs.\n" % (os.path.relpath(path), len(entries), time.time() - started))
+    shown = os.path.relpath(path, root) if os.path.dirname(os.path.abspath(path)) == os.path.abspath(root) else path
+    out.write("Wrote %s: %d files%s, in %.1fs.\n" % (shown, len(entries), " (and .clangd)" if clangd else "",
+                                                    time.time() - started))
+    if clangd is None and not args.output:
+        out.write("(.clangd is your own, so I left it alone. For go to definition to open workspace files, not "
+                  "bazel-out symlinks, add to it:\n  CompileFlags:\n    Add: [-ivfsoverlay, %s]\n)\n"
+                  % os.path.join(os.path.abspath(root), OVERLAY))
     missing = missing_include_dirs(entries)
     if missing:
         out.write("warning: %d include directories do not exist, so some #include \"loop/...\" lines will not "

@@ -235,7 +235,36 @@ class GenerateTest(unittest.TestCase):
         path = os.path.join(self.tmp, "elsewhere.json")
         self.assertEqual(cc.main(["-o", path], root=self.root, out=io.StringIO()), 0)
         self.assertTrue(os.path.exists(path))
-        self.assertFalse(os.path.exists(os.path.join(self.root, "compile_commands.json")))
+        for written_at_the_root_only in ("compile_commands.json", ".clangd", cc.OVERLAY):
+            self.assertFalse(os.path.exists(os.path.join(self.root, written_at_the_root_only)))
+
+    def test_clangd_gets_an_overlay_that_names_the_workspace_files(self):
+        vi = os.path.join(self.execroot, "bazel-out/k8-fastbuild/bin/lessons/05_registry/_virtual_includes/registry")
+        os.makedirs(os.path.join(vi, "loop"))
+        real = os.path.join(self.root, "lessons", "registry.h")
+        open(real, "w").close()
+        os.symlink(real, os.path.join(vi, "loop", "registry.h"))
+        self.assertEqual(cc.main([], root=self.root, out=io.StringIO()), 0)
+        with open(os.path.join(self.root, ".clangd")) as f:
+            clangd = f.read()
+        overlay = os.path.join(self.root, cc.OVERLAY)
+        self.assertTrue(clangd.startswith(cc.CLANGD_MARK))
+        self.assertIn('Add: [-ivfsoverlay, "%s"]' % overlay, clangd)
+        with open(overlay) as f:
+            roots = json.load(f)["roots"]
+        self.assertEqual(roots, [{"type": "directory", "name": os.path.join(vi, "loop"), "contents": [
+            {"type": "file", "name": "registry.h", "external-contents": os.path.realpath(real)}]}])
+
+    def test_a_clangd_of_your_own_is_left_alone(self):
+        mine = os.path.join(self.root, ".clangd")
+        with open(mine, "w") as f:
+            f.write("Diagnostics:\n  UnusedIncludes: Strict\n")
+        out = io.StringIO()
+        self.assertEqual(cc.main([], root=self.root, out=out), 0)
+        with open(mine) as f:
+            self.assertEqual(f.read(), "Diagnostics:\n  UnusedIncludes: Strict\n")
+        self.assertIn(".clangd is your own, so I left it alone", out.getvalue())
+        self.assertIn("-ivfsoverlay, " + os.path.join(self.root, cc.OVERLAY), out.getvalue())
 
     def test_a_failing_bazel_is_named_with_its_message(self):
         os.environ["FAKE_BAZEL_FAIL_BUILD"] = "1"
