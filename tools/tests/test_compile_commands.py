@@ -275,5 +275,64 @@ class GenerateTest(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(self.root, "compile_commands.json")))
 
 
+FAKE_CLANGD = """#!/bin/sh
+case "$*" in
+  *final_waker*) echo "E[07:00:00.000] [pp_file_not_found] Line 3: 'loop/loop.h' file not found" >&2
+                 echo "I[07:00:00.001] All checks completed, 1 errors" >&2; exit 3 ;;
+  *) echo "I[07:00:00.001] All checks completed, 0 errors" >&2 ;;
+esac
+"""
+
+
+class CheckEditorTest(unittest.TestCase):
+    """The ./tools/check step: generate, then clangd --check on a few files."""
+
+    def setUp(self):
+        import workshop_check
+        self.wc = workshop_check
+        self.tmp = tempfile.mkdtemp(prefix="elfs-cc-check-")
+        for f in workshop_check.CLANGD_FILES:
+            os.makedirs(os.path.dirname(os.path.join(self.tmp, f)), exist_ok=True)
+            open(os.path.join(self.tmp, f), "w").close()
+        bindir = os.path.join(self.tmp, "bin")
+        os.makedirs(bindir)
+        with open(os.path.join(bindir, "clangd"), "w") as f:
+            f.write(FAKE_CLANGD)
+        os.chmod(os.path.join(bindir, "clangd"), 0o755)
+        self.path = os.environ.get("PATH", "")
+        os.environ["PATH"] = bindir + os.pathsep + self.path
+        self.generate = cc.generate
+        self.outputs = []
+
+        def fake_generate(root, output=None, patterns=cc.PATTERNS):
+            self.outputs.append(output)
+            return output, [], None
+        cc.generate = fake_generate
+
+    def tearDown(self):
+        cc.generate = self.generate
+        os.environ["PATH"] = self.path
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_each_file_is_tallied_with_clangds_first_error(self):
+        tally = self.wc.Tally(io.StringIO())
+        self.wc.check_editor(tally, self.tmp, os.path.join(self.tmp, "log"))
+        self.assertEqual((tally.passed, tally.failed), (1 + len(self.wc.CLANGD_FILES) - 1, 1))
+        self.assertIn("clangd --check=tests/contract/final_waker_contract_test.cc with the generated "
+                      "compile_commands.json: 1 errors (exit 3): [pp_file_not_found] Line 3: 'loop/loop.h' "
+                      "file not found", tally.problems[0])
+        # Into a scratch directory: the maintainer's own compile_commands.json is not touched.
+        self.assertFalse(self.outputs[0].startswith(self.tmp))
+
+    def test_a_failing_generate_is_one_failure_naming_it(self):
+        def broken(root, output=None, patterns=None):
+            raise UsageError("reading the compile commands (bazel aquery) failed (exit 1)")
+        cc.generate = broken
+        tally = self.wc.Tally(io.StringIO())
+        self.wc.check_editor(tally, self.tmp, os.path.join(self.tmp, "log"))
+        self.assertEqual(tally.problems, ["tools/compile_commands: reading the compile commands (bazel aquery) "
+                                          "failed (exit 1)"])
+
+
 if __name__ == "__main__":
     unittest.main()
