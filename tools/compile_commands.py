@@ -355,8 +355,8 @@ def main(argv=None, root=ROOT, out=sys.stdout):
                   "resolve; run `bazel build //lessons/...` and then this again. The first: %s\n"
                   % (len(missing), missing[0]))
         return 1
-    out.write("clangd, VS Code (the clangd extension) and CLion read it from there; run this again after adding "
-              "a file or a target.\n")
+    out.write("clangd finds it by itself; VS Code's C/C++ extension and CLion: see README.md, Editors. Run this "
+              "again after adding a file, a target or a dependency.\n")
     return 0
 
 
