@@ -13,17 +13,25 @@ What it runs, in the workspace root, with the same environment as every other to
     bazel build --keep_going --output_groups=compilation_prerequisites_INTERNAL_ -- PATTERNS
         (creates the header symlinks under bazel-out/.../_virtual_includes and nothing
         else: no compiling, so a lesson that does not compile yet is no obstacle)
+    bazel query --output=xml 'kind("cc_.* rule", PATTERNS)'    (which target owns which header)
     bazel aquery --output=jsonproto 'mnemonic("CppCompile", PATTERNS)'
 
-Each compile action becomes one entry:
+Each source becomes one entry:
 
     {"directory": <the workspace root>, "file": <the source's absolute path in the workspace>,
      "arguments": [<Bazel's argv, made to work from the workspace root>]}
 
-Bazel's argv is relative to its execution root. The workspace's top-level directories
-appear there as symlinks, so from the workspace root `lessons/...`, `tools/...` and
-`-iquote .` mean the same; `bazel-out/...` and `external/...` are made absolute. The
-editor thus opens and indexes the real workspace files, not symlinks to them.
+and each header one with its target's command (or, for a header-only library, that of a
+target using it), parsing the header as C++ instead. Bazel's argv is relative to its
+execution root. The workspace's top-level directories appear there as symlinks, so from
+the workspace root `lessons/...`, `tools/...` and `-iquote .` mean the same;
+`bazel-out/...` and `external/...` are made absolute. The editor thus opens and indexes
+the real workspace files, not symlinks to them. Output options (-MD -MF -o
+-frandom-seed) and the GCC options clang rejects are dropped.
+
+Written in the workspace root, it comes with .cache/compile_commands/vfsoverlay.yaml and a
+.clangd that hands that overlay to clangd (see vfs_overlay), unless the .clangd there is
+one of your own.
 """
 
 import argparse
@@ -42,11 +50,10 @@ PATTERNS = ["//lessons/...", "//solutions/...", "//tests/...", "//tools/...", "/
 OUTPUT = "compile_commands.json"
 OVERLAY = ".cache/compile_commands/vfsoverlay.yaml"
 
-# GCC options that clang (and so clangd) rejects: "error: unknown argument". Bazel's
-# auto-configured GCC toolchain passes the first; the others are GCC-only warnings
-# clang would only warn about, dropped so that an editor shows none of that noise.
-GCC_ONLY = {"-fno-canonical-system-headers", "-Wunused-but-set-parameter", "-Wno-free-nonheap-object",
-            "-Wno-maybe-uninitialized", "-Wno-stringop-overflow", "-Wtrampolines"}
+# GCC options that clang (and so clangd) rejects with "error: unknown argument". Bazel's
+# auto-configured GCC toolchain passes this one; its other GCC flags (-Wunused-but-set-parameter,
+# -Wno-free-nonheap-object) clang 14 knows, so the editor warns as the build does.
+GCC_ONLY = {"-fno-canonical-system-headers"}
 # Options that only say where Bazel wants its outputs: an editor writes none.
 OUTPUT_ONLY = {"-MD", "-MMD"}
 OUTPUT_ONLY_WITH_VALUE = {"-MF", "-MT", "-MQ", "-o"}
