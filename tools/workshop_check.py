@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 
+import compile_commands
 import measure
 from workshop_common import (PROGRESS_ROW, ROOT, UsageError, bazel_env, bazel_test,  # noqa: F401
                              lesson_status, load_manifest, parse_hints, progress_row)
@@ -404,6 +405,50 @@ def check_stable_env(tally, root, log):
                   "stable action environment: a changed PATH rebuilds nothing")
 
 
+# Files clangd must parse without an error with the compile_commands.json that
+# ./tools/compile_commands writes: a lesson, a solution, a cross-lesson test (gtest and
+# loop/loop.h) and the header-only //:loop.
+CLANGD_FILES = ["lessons/05_registry/registry.cc", "solutions/09_early_drop/waker.cc",
+                "tests/contract/final_waker_contract_test.cc", "loop/loop.h"]
+
+
+def check_editor(tally, root, log):
+    """./tools/compile_commands into a scratch directory, then `clangd --check` on
+    CLANGD_FILES with it: each must report "All checks completed, 0 errors"."""
+    clangd = shutil.which("clangd")
+    if not clangd:
+        tally.add(False, "clangd is not installed (apt-get install clangd)")
+        return
+    tmp = tempfile.mkdtemp(prefix="elfs-compile-commands-")
+    try:
+        try:
+            _, entries, _ = compile_commands.generate(root, output=os.path.join(tmp, compile_commands.OUTPUT))
+        except UsageError as e:
+            tally.add(False, "tools/compile_commands: %s" % e)
+            return
+        missing = compile_commands.missing_include_dirs(entries)
+        tally.add(not missing, "tools/compile_commands: %d include directories do not exist, e.g. %s"
+                  % (len(missing), missing[0]) if missing else "tools/compile_commands")
+        for f in CLANGD_FILES:
+            if not os.path.exists(os.path.join(root, f)):
+                continue
+            # --check-lines=1: the whole file is parsed, but clangd 14's per-token feature
+            # tests (which crash on some gtest macros) run on line 1 only.
+            proc = subprocess.run([clangd, "--compile-commands-dir=" + tmp, "--check=" + os.path.join(root, f),
+                                   "--check-lines=1"], cwd=root, capture_output=True, text=True)
+            with open(log, "a") as out_log:
+                out_log.write("\n$ clangd --check=%s\n%s" % (f, proc.stderr))
+            m = re.search(r"All checks completed, (\d+) errors", proc.stderr)
+            errors = [l.split("] ", 1)[-1] for l in proc.stderr.splitlines() if l.startswith("E[")]
+            ok = proc.returncode == 0 and m is not None and m.group(1) == "0"
+            tally.add(ok, "clangd --check=%s" % f if ok else
+                      "clangd --check=%s with the generated compile_commands.json: %s (exit %d)%s; see bazel-check.log"
+                      % (f, "%s errors" % m.group(1) if m else "did not finish", proc.returncode,
+                         ": " + "; ".join(errors[:3]) if errors else ""))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 class Tally:
     def __init__(self, out):
         self.passed = 0
@@ -491,6 +536,9 @@ def cmd_check(args, root=ROOT, out=sys.stdout):
     step("every solution and tool test (bazel test %s)" % " ".join(reference))
     results, code = bazel_test(reference, root=root, log=log)
     _tally_targets(tally, results, code, "solutions")
+
+    step("editors: tools/compile_commands, then clangd --check on %d files" % len(CLANGD_FILES))
+    check_editor(tally, root, log)
 
     step("curriculum: each starter fails exactly its listed tests (bazel test //lessons/...)")
     results, code = bazel_test(["//lessons/..."], root=root, log=log)

@@ -2,7 +2,7 @@
 # tools/check and .ci/run; safe to run again (it only installs what is missing).
 #
 #   ensure_deps            Bazel, a C++ compiler, GoogleTest, Benchmark, Python 3, git
-#   ensure_deps --maintainer   also clang-format and buildifier (for ./tools/check)
+#   ensure_deps --maintainer   also clang-format, clang, clangd and buildifier (for ./tools/check)
 
 _deps_say() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -27,6 +27,7 @@ _deps_missing_debian() {
   if [ "${1:-}" = --maintainer ]; then
     command -v clang-format >/dev/null 2>&1 || missing+=(clang-format)
     command -v clang >/dev/null 2>&1 || missing+=(clang)
+    command -v clangd >/dev/null 2>&1 || missing+=(clangd)
     command -v npm >/dev/null 2>&1 || missing+=(npm)
   fi
   for pkg in "${missing[@]}"; do printf '%s\n' "$pkg"; done
@@ -43,6 +44,7 @@ _deps_why() {
     libbenchmark-dev) echo "Google Benchmark, for the performance measurements" ;;
     clang-format) echo "checks C++ formatting (maintainer check)" ;;
     clang) echo "the second compiler the code must build with (maintainer check)" ;;
+    clangd) echo "checks that compile_commands.json works in an editor (maintainer check)" ;;
     npm) echo "installs buildifier and ibazel offline from the npm registry" ;;
   esac
 }
