@@ -20,7 +20,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <string>
 #include <thread>
@@ -31,13 +30,16 @@
 #include "tools/testing/deadline.h"
 #include "tools/testing/errors.h"
 #include "tools/testing/fds.h"
+#include "tools/testing/threads.h"
 
 namespace loop {
 namespace {
 
 using ::loop::testing::CaughtSysError;
 using ::loop::testing::Clock;
+using ::loop::testing::CurrentThreadId;
 using ::loop::testing::FinishesWithin;
+using ::loop::testing::IsBlockedInKernel;
 using ::loop::testing::IsCloexec;
 using ::loop::testing::kDefaultDeadline;
 using ::loop::testing::SysErrorFrom;
@@ -245,34 +247,17 @@ TEST(EpollTest, FiniteTimeoutWithNothingReadyReturnsZeroAfterTheTimeout) {
   EXPECT_LT(elapsed_ms, 5000) << "Wait(..., 100) took far too long";
 }
 
-// Reads /proc/self/task/TID/syscall: the number of the system call thread TID
-// is blocked in. Lets the tests act exactly when a thread sleeps in epoll_wait.
-bool BlockedInEpollWait(pid_t tid) {
-  std::ifstream file("/proc/self/task/" + std::to_string(tid) + "/syscall");
-  long number = -1;
-  if (!(file >> number)) return false;  // "running", or unreadable.
-  bool epoll = number == SYS_epoll_pwait;
-#ifdef SYS_epoll_wait
-  epoll = epoll || number == SYS_epoll_wait;
-#endif
-#ifdef SYS_epoll_pwait2
-  epoll = epoll || number == SYS_epoll_pwait2;
-#endif
-  return epoll;
-}
-
-pid_t CurrentTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
-
-// Runs `action` on a helper thread once thread `tid` sleeps in epoll_wait, or
-// after a second if /proc cannot tell (the test must be right either way).
+// Runs `action` on a helper thread once thread `tid` sleeps in epoll_wait
+// (IsBlockedInKernel), or after a second at the latest (the test must be right
+// either way).
 class WhenBlocked {
  public:
-  WhenBlocked(const std::atomic<pid_t>& tid, std::function<void()> action)
+  WhenBlocked(const std::atomic<long>& tid, std::function<void()> action)
       : thread_([this, &tid, action] {
           WaitUntil(
               [&] {
                 return done_.load() ||
-                       (tid.load() != 0 && BlockedInEpollWait(tid.load()));
+                       (tid.load() != 0 && IsBlockedInKernel(tid.load()));
               },
               milliseconds(1000));
           if (!done_.load()) action();
@@ -295,14 +280,14 @@ TEST(EpollTest, NegativeTimeoutWaitsUntilAnEvent) {
   Pipe rescue = MakePipe(O_NONBLOCK);
   epoll.Add(pipe.read.get(), EPOLLIN, kData);
   epoll.Add(rescue.read.get(), EPOLLIN, kOtherData);
-  std::atomic<pid_t> waiter{0};
+  std::atomic<long> waiter{0};
   WhenBlocked writer(waiter, [&] { WriteBytes(pipe.write.get(), 1); });
   int n = -2;
   epoll_event events[kMaxEvents];
   bool in_time = FinishesWithin(
       kDefaultDeadline,
       [&] {
-        waiter = CurrentTid();
+        waiter = CurrentThreadId();
         n = epoll.Wait(events, kMaxEvents, -1);
       },
       [&] { WriteBytes(rescue.write.get(), 1); });
@@ -356,7 +341,7 @@ class CountingSigusr1 {
 // Finish() is called.
 class Interrupter {
  public:
-  Interrupter(const std::atomic<pid_t>& tid, int count,
+  Interrupter(const std::atomic<long>& tid, int count,
               std::function<void()> after,
               milliseconds spacing = milliseconds(0))
       : thread_([this, &tid, count, after, spacing] {
@@ -367,7 +352,7 @@ class Interrupter {
                 [&] {
                   return done_.load() ||
                          (Clock::now() >= not_before && tid.load() != 0 &&
-                          BlockedInEpollWait(tid.load()));
+                          IsBlockedInKernel(tid.load()));
                 },
                 spacing * (i + 1) + milliseconds(1000));
             if (done_.load()) return;
@@ -402,7 +387,7 @@ TEST(EpollTest, WaitRetriesEintrAndStillReportsTheEvent) {
   epoll.Add(pipe.read.get(), EPOLLIN, kData);
   CountingSigusr1 handler;
   ASSERT_TRUE(handler.installed()) << "test setup: sigaction(SIGUSR1) failed";
-  std::atomic<pid_t> tid{CurrentTid()};
+  std::atomic<long> tid{CurrentThreadId()};
   Interrupter interrupter(tid, kSignals,
                           [&] { WriteBytes(pipe.write.get(), 1); });
   int n = -2;
@@ -435,7 +420,7 @@ TEST(EpollTest, WaitRetriesEintrWithNoTimeoutUntilAnEvent) {
   epoll.Add(rescue.read.get(), EPOLLIN, kOtherData);
   CountingSigusr1 handler;
   ASSERT_TRUE(handler.installed()) << "test setup: sigaction(SIGUSR1) failed";
-  std::atomic<pid_t> tid{0};
+  std::atomic<long> tid{0};
   Interrupter interrupter(tid, kSignals,
                           [&] { WriteBytes(pipe.write.get(), 1); });
   int n = -2;
@@ -444,7 +429,7 @@ TEST(EpollTest, WaitRetriesEintrWithNoTimeoutUntilAnEvent) {
   const bool in_time = FinishesWithin(
       kDefaultDeadline,
       [&] {
-        tid = CurrentTid();
+        tid = CurrentThreadId();
         try {
           n = epoll.Wait(events, kMaxEvents, -1);
         } catch (const SysError& e) {
@@ -483,7 +468,7 @@ TEST(EpollTest, WaitRetriesEintrUntilTheTimeoutIsUsedUp) {
   epoll.Add(pipe.read.get(), EPOLLIN, kData);
   CountingSigusr1 handler;
   ASSERT_TRUE(handler.installed()) << "test setup: sigaction(SIGUSR1) failed";
-  std::atomic<pid_t> tid{CurrentTid()};
+  std::atomic<long> tid{CurrentThreadId()};
   Interrupter interrupter(
       tid, kSignals, [] {}, kSpacing);
   int n = -2;
