@@ -106,9 +106,9 @@ TEST(FdTest, ClosesOnDestruction) {
   { Fd fd(r); }
   EXPECT_FALSE(IsOpen(r)) << "fd " << r
                           << " is still open after the Fd that owned it was "
-                          << "destroyed. ~Fd() must close() the descriptor it "
-                             "owns; otherwise every "
-                          << "Fd leaks one" << kReadme;
+                             "destroyed. ~Fd() must close() the descriptor it "
+                             "owns; otherwise every Fd leaks one"
+                          << kReadme;
 }
 
 TEST(FdTest, MoveConstructionLeavesTheSourceEmptyAndDoesNotClose) {

@@ -391,8 +391,7 @@ TEST_F(PollTest, EdgeTriggeredReportsOnceUntilNewData) {
       << "got " << DescribeEvents(again)
       << " although nothing new was written since the last report: the "
          "registration is level-triggered. Registrations must be "
-         "edge-triggered "
-         "(EPOLLET / EV_CLEAR)."
+         "edge-triggered (EPOLLET / EV_CLEAR)."
       << kReadme;
 
   WriteByte(pipe.write.get());
@@ -462,8 +461,7 @@ TEST_F(PollTest, ReadClosedWhenThePeerCloses) {
     EXPECT_TRUE(event->is_read_closed())
         << "socket peer closed, got " << *event
         << ": should be read-closed (epoll: EPOLLHUP/EPOLLRDHUP, kqueue: "
-           "EV_EOF "
-           "on EVFILT_READ)."
+           "EV_EOF on EVFILT_READ)."
         << kReadme;
   }
   {

@@ -433,8 +433,7 @@ TEST_P(EarlyDrop, HandleOutlivesItsPoll) {
         << WakerKindName(c.kind)
         << " had before it was closed. The handle only borrowed the number. If "
            "the handles share ownership of the wake source, its descriptor "
-           "stays open while any handle lives, so the number cannot be "
-           "reused."
+           "stays open while any handle lives, so the number cannot be reused."
         << kReadme;
   }
   EXPECT_FALSE(closed_by_handle.empty())

@@ -1428,8 +1428,7 @@ TEST(Threads, TwoWaitersBothReturnForTwoEvents) {
         },
         [&] { rescue(); });
     ASSERT_TRUE(in_time) << "round " << round
-                         << ": a waiter was left blocked with an event "
-                            "pending";
+                         << ": a waiter was left blocked with an event pending";
     ASSERT_EQ(got.load(), 2) << "round " << round;
   }
 }
