@@ -17,13 +17,16 @@
 // none, and a waker that stays ready after its event was consumed makes a loop
 // spin, so the suite checks for that too.
 //
-// How to instantiate it (in a test file, inside namespace loop::testing):
+// How to instantiate it, in a test file: the case type in the global namespace
+// (gtest prints "where TypeParam = EventfdOnEpoll" on every result line; in an
+// anonymous namespace that would be "loop::testing::(anonymous namespace)::
+// EventfdOnEpoll"), the instantiation inside namespace loop::testing:
 //
 //   struct EventfdOnEpoll {
 //     // Needs Waker(Registry&, Token) and void Wake().
-//     using Waker = EventfdWaker;
+//     using Waker = loop::EventfdWaker;
 //     // The Poll backend to run on.
-//     static constexpr Backend kBackend = Backend::kEpoll;
+//     static constexpr loop::Backend kBackend = loop::Backend::kEpoll;
 //     // Part of the test names.
 //     static constexpr const char* kName = "OnEpoll";
 //     // Where failure messages send the reader: the sentence they end with.
