@@ -47,6 +47,11 @@ Waker HandleFor(Registry& registry, Token token, WakerKind kind) {
   return it->second;  // A copy: one more owner.
 }
 
+}  // namespace
+
+// Not in the anonymous namespace: the suite's lambdas capture a FinalWaker, and
+// the case types that name it are global (see below), which gcc would warn
+// about (-Wsubobject-linkage).
 template <WakerKind kKind>
 class FinalWaker {
  public:
@@ -64,7 +69,7 @@ class FinalWaker {
   Waker waker_;
 };
 
-constexpr char kReadme[] = " See lessons/09_early_drop/README.md.";
+inline constexpr char kReadme[] = " See lessons/09_early_drop/README.md.";
 
 // What the loop does after the waker's event, as in lessons 06 and 07: nothing
 // for an edge-triggered eventfd or EVFILT_USER, Drain() for a pipe.
@@ -78,7 +83,6 @@ struct Case {
   }
 };
 
-}  // namespace
 }  // namespace testing
 }  // namespace loop
 
