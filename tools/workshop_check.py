@@ -146,6 +146,33 @@ def lint_failure_quotes(root):
     return problems
 
 
+def lint_type_names(root):
+    """Typed suites print "where TypeParam = <type>" on result lines. A case type declared in
+    an anonymous namespace makes that "loop::testing::(anonymous namespace)::EventfdOnEpoll"
+    on every line; declared in the global namespace it is "EventfdOnEpoll". Reads the
+    starters' test logs (bazel-testlogs/lessons/...) of the last run."""
+    problems = []
+    logs = os.path.join(root, "bazel-testlogs", "lessons")
+    if not os.path.isdir(logs):
+        return problems
+    for lesson in sorted(os.listdir(logs)):
+        lesson_dir = os.path.join(logs, lesson)
+        if not os.path.isdir(lesson_dir):
+            continue
+        for target in sorted(os.listdir(lesson_dir)):
+            log = os.path.join(lesson_dir, target, "test.log")
+            if not os.path.isfile(log):
+                continue
+            with open(log, errors="replace") as f:
+                for line in f:
+                    if "where TypeParam = " in line and "(anonymous namespace)" in line:
+                        problems.append("lessons/%s:%s prints %r: declare the typed suite's case types in "
+                                        "the global namespace, so that gtest names them shortly"
+                                        % (lesson, target, line.split("where TypeParam = ", 1)[1].strip()))
+                        break
+    return problems
+
+
 def _drifted_copies(lesson, root):
     """A header or source the learner does not edit exists in both packages (the lesson's
     API, kept in two places by design); the two copies must stay identical."""
@@ -548,6 +575,11 @@ def cmd_check(args, root=ROOT, out=sys.stdout):
             tally.add(False, p)
         if not problems:
             tally.add(True, "lesson %s starter" % l.number)
+    problems = lint_type_names(root)
+    for p in problems:
+        tally.add(False, p)
+    if not problems:
+        tally.add(True, "typed suites name their cases without (anonymous namespace)")
     problems = lint_progress_samples(lessons, results, root)
     for p in problems:
         tally.add(False, p)

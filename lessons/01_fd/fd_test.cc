@@ -34,7 +34,7 @@ using ::loop::testing::RawSocketPair;
 using ::loop::testing::SysErrorFrom;
 using ::testing::HasSubstr;
 
-constexpr char kSee[] = " (see lessons/01_fd/README.md)";
+constexpr char kReadme[] = " (see lessons/01_fd/README.md)";
 
 // Closes, at the end of a test, every listed number that is still open, so that
 // a test failing half-way (or an Fd that forgot to close) leaves nothing behind
@@ -106,9 +106,9 @@ TEST(FdTest, ClosesOnDestruction) {
   { Fd fd(r); }
   EXPECT_FALSE(IsOpen(r)) << "fd " << r
                           << " is still open after the Fd that owned it was "
-                          << "destroyed. ~Fd() must close() the descriptor it "
-                             "owns; otherwise every "
-                          << "Fd leaks one" << kSee;
+                             "destroyed. ~Fd() must close() the descriptor it "
+                             "owns; otherwise every Fd leaks one"
+                          << kReadme;
 }
 
 TEST(FdTest, MoveConstructionLeavesTheSourceEmptyAndDoesNotClose) {
@@ -119,13 +119,14 @@ TEST(FdTest, MoveConstructionLeavesTheSourceEmptyAndDoesNotClose) {
   EXPECT_EQ(source->get(), -1)
       << "after Fd target(std::move(source)), source must be empty (-1); "
       << "otherwise source and target both think they own fd " << r
-      << " and both would close it" << kSee;
+      << " and both would close it" << kReadme;
   EXPECT_EQ(target.get(), r)
       << "Fd target(std::move(source)) must take over source's fd " << r;
   source.reset();  // Destroying the moved-from Fd must not close anything.
   EXPECT_TRUE(IsOpen(r)) << "fd " << r
                          << " was closed by the move or by destroying the "
-                         << "moved-from Fd; it belongs to target now" << kSee;
+                         << "moved-from Fd; it belongs to target now"
+                         << kReadme;
 }
 
 TEST(FdTest, MoveAssignmentClosesTheOldFd) {
@@ -136,7 +137,7 @@ TEST(FdTest, MoveAssignmentClosesTheOldFd) {
   target = std::move(source);
   EXPECT_FALSE(IsOpen(r))
       << "target = std::move(source) must close target's old fd " << r
-      << " first: nobody else owns it, so it would leak" << kSee;
+      << " first: nobody else owns it, so it would leak" << kReadme;
   EXPECT_EQ(target.get(), w) << "target must now own source's fd " << w;
   EXPECT_EQ(source.get(), -1) << "source must be empty after the move";
   EXPECT_TRUE(IsOpen(w)) << "the moved fd " << w << " must stay open";
@@ -150,8 +151,8 @@ TEST(FdTest, SelfMoveAssignmentKeepsTheFd) {
   fd = std::move(alias);
   EXPECT_EQ(fd.get(), r)
       << "fd = std::move(fd) must leave fd as it was; check for this == &other "
-      << "before closing anything" << kSee;
-  EXPECT_TRUE(IsOpen(r)) << "self-move-assignment closed fd " << r << kSee;
+      << "before closing anything" << kReadme;
+  EXPECT_TRUE(IsOpen(r)) << "self-move-assignment closed fd " << r << kReadme;
 }
 
 TEST(FdTest, ReleaseGivesUpOwnershipWithoutClosing) {
@@ -161,13 +162,14 @@ TEST(FdTest, ReleaseGivesUpOwnershipWithoutClosing) {
   {
     Fd fd(r);
     released = fd.release();
-    EXPECT_EQ(fd.get(), -1) << "after release() the Fd must be empty" << kSee;
+    EXPECT_EQ(fd.get(), -1)
+        << "after release() the Fd must be empty" << kReadme;
   }
-  EXPECT_EQ(released, r) << "release() must return the fd it owned" << kSee;
+  EXPECT_EQ(released, r) << "release() must return the fd it owned" << kReadme;
   EXPECT_TRUE(IsOpen(r))
       << "fd " << r
       << " was closed, but release() hands it back to the caller: "
-      << "neither release() nor ~Fd() may close it afterwards" << kSee;
+      << "neither release() nor ~Fd() may close it afterwards" << kReadme;
 }
 
 TEST(FdTest, ResetClosesTheOldFdAndOwnsTheNewOne) {
@@ -176,12 +178,12 @@ TEST(FdTest, ResetClosesTheOldFdAndOwnsTheNewOne) {
   Fd fd(r);
   fd.reset(w);
   EXPECT_FALSE(IsOpen(r)) << "reset(" << w << ") must close the old fd " << r
-                          << kSee;
+                          << kReadme;
   EXPECT_EQ(fd.get(), w) << "after reset(" << w << ") the Fd must own " << w;
   EXPECT_TRUE(IsOpen(w));
   fd.reset();
   EXPECT_FALSE(IsOpen(w)) << "reset() with no argument must close fd " << w
-                          << kSee;
+                          << kReadme;
   EXPECT_EQ(fd.get(), -1) << "reset() with no argument must leave it empty";
 }
 
@@ -192,7 +194,7 @@ TEST(FdTest, NoDoubleCloseOfAReusedNumber) {
   Leftovers leftovers({r, w});
   std::optional<Fd> fd(std::in_place, r);
   int released = fd->release();
-  ASSERT_EQ(released, r) << "release() must return the fd it owned" << kSee;
+  ASSERT_EQ(released, r) << "release() must return the fd it owned" << kReadme;
   ASSERT_EQ(CloseRaw(released), "");
   // Reuse the number on purpose: F_DUPFD picks the lowest free number >= r,
   // which is r itself now. This is what another thread's open() would do.
@@ -204,7 +206,7 @@ TEST(FdTest, NoDoubleCloseOfAReusedNumber) {
   EXPECT_TRUE(IsOpen(reused))
       << "destroying an Fd after release() closed fd " << reused
       << ", which now belongs to someone else (here a dup of the pipe). "
-      << "release() must make the Fd forget the number" << kSee;
+      << "release() must make the Fd forget the number" << kReadme;
 }
 
 TEST(FdTest, DestructorReportsAFailedCloseOnStderr) {
@@ -220,11 +222,11 @@ TEST(FdTest, DestructorReportsAFailedCloseOnStderr) {
   EXPECT_THAT(err, HasSubstr("ebadf"))
       << "destroying an Fd whose fd " << w << " was already closed must "
       << "report the failed close() on stderr with the errno name (EBADF); "
-      << "a destructor cannot throw, but it must not stay silent" << kSee;
+      << "a destructor cannot throw, but it must not stay silent" << kReadme;
   EXPECT_THAT(err, HasSubstr("double close"))
       << "EBADF from close() almost always means a double close; the message "
       << "should say \"double close\" so the reader knows what to look for"
-      << kSee;
+      << kReadme;
 }
 
 TEST(FdTest, DuplicateGivesANewCloexecFdForTheSameFile) {
@@ -237,7 +239,7 @@ TEST(FdTest, DuplicateGivesANewCloexecFdForTheSameFile) {
   EXPECT_NE(copy.get(), w) << "Duplicate() must return a new descriptor";
   EXPECT_TRUE(IsCloexec(copy.get()))
       << "Duplicate() must return a close-on-exec fd: use F_DUPFD_CLOEXEC, "
-      << "not dup()" << kSee;
+      << "not dup()" << kReadme;
   EXPECT_TRUE(Connected(copy.get(), r))
       << "a byte written to the duplicate did not come out of the pipe: it "
       << "must refer to the same open file as the original";
@@ -251,7 +253,7 @@ TEST(FdTest, DuplicateOfAnEmptyFdThrowsSysError) {
           [&] { Fd copy = empty.Duplicate(); },
           std::string("Duplicate() of an empty Fd returned normally instead "
                       "of throwing SysError (EBADF)") +
-              kSee)) {
+              kReadme)) {
     EXPECT_EQ(error->err, EBADF) << error->what;
   }
 }
@@ -264,10 +266,10 @@ TEST(FdTest, MakePipeGivesConnectedCloexecEnds) {
   ASSERT_TRUE(pipe.read.valid() && pipe.write.valid());
   EXPECT_TRUE(IsCloexec(pipe.read.get()))
       << "MakePipe(): the read end must be close-on-exec (pipe2 with "
-      << "O_CLOEXEC)" << kSee;
+      << "O_CLOEXEC)" << kReadme;
   EXPECT_TRUE(IsCloexec(pipe.write.get()))
       << "MakePipe(): the write end must be close-on-exec (pipe2 with "
-      << "O_CLOEXEC)" << kSee;
+      << "O_CLOEXEC)" << kReadme;
   EXPECT_FALSE(IsNonBlocking(pipe.read.get()))
       << "MakePipe() without flags must give blocking ends";
   EXPECT_TRUE(Connected(pipe.write.get(), pipe.read.get()))
@@ -281,7 +283,7 @@ TEST(FdTest, MakePipePassesItsFlags) {
   leftovers.Add(pipe.write.get());
   EXPECT_TRUE(IsNonBlocking(pipe.read.get()) && IsNonBlocking(pipe.write.get()))
       << "MakePipe(O_NONBLOCK) must give non-blocking ends: pass the flags to "
-      << "pipe2 as well as O_CLOEXEC" << kSee;
+      << "pipe2 as well as O_CLOEXEC" << kReadme;
   EXPECT_TRUE(IsCloexec(pipe.read.get()) && IsCloexec(pipe.write.get()));
 }
 
@@ -294,14 +296,14 @@ TEST(FdTest, MakeSocketPairGivesConnectedCloexecEnds) {
       << "MakeSocketPair() is written for you, but it returns its two Fds "
       << "inside a std::pair, which moves them there: an Fd move constructor "
       << "that does not take over the descriptor leaves both ends empty"
-      << kSee;
+      << kReadme;
   EXPECT_TRUE(IsCloexec(a.get()) && IsCloexec(b.get()))
-      << "MakeSocketPair()'s ends must be close-on-exec" << kSee;
+      << "MakeSocketPair()'s ends must be close-on-exec" << kReadme;
   EXPECT_TRUE(Connected(a.get(), b.get()) && Connected(b.get(), a.get()))
       << "bytes must flow both ways through a socket pair. If the ends were "
          "closed, the move constructor did not leave its source empty, and "
          "the moved-from Fd inside MakeSocketPair() closed them"
-      << kSee;
+      << kReadme;
 }
 
 TEST(FdTest, SetNonBlockingSetsTheFlag) {
@@ -311,7 +313,7 @@ TEST(FdTest, SetNonBlockingSetsTheFlag) {
   SetNonBlocking(r);
   // ASSERT: a read() on a blocking empty pipe would wait forever.
   ASSERT_TRUE(IsNonBlocking(r))
-      << "SetNonBlocking must add O_NONBLOCK with fcntl(F_SETFL)" << kSee;
+      << "SetNonBlocking must add O_NONBLOCK with fcntl(F_SETFL)" << kReadme;
   char byte;
   EXPECT_EQ(read(r, &byte, 1), -1);
   EXPECT_EQ(errno, EAGAIN) << "a non-blocking read of an empty pipe fails "
@@ -370,15 +372,16 @@ TEST(FdTest, TenThousandCyclesLeakNoFd) {
   }
   const int after = CountOpenFds();
   std::string err = capture.Take();
-  ASSERT_EQ(failure, "") << kSee;
+  ASSERT_EQ(failure, "") << kReadme;
   EXPECT_EQ(after, before)
       << "open descriptors before and after 10000 create/move/duplicate/"
-      << "destroy cycles differ" << kSee;
+      << "destroy cycles differ" << kReadme;
   EXPECT_EQ(err.substr(0, 500), "")
       << "no close() may fail in ordinary use; a failure here (EBADF) means "
       << "some Fd closed a number twice, e.g. a moved-from or released Fd "
       << "that still held its number. \"close(fd -1)\" means an empty Fd "
-      << "called close(): skip the close when it holds no descriptor" << kSee;
+      << "called close(): skip the close when it holds no descriptor"
+      << kReadme;
 }
 
 }  // namespace

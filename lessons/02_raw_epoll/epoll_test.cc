@@ -20,7 +20,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <string>
 #include <thread>
@@ -31,13 +30,16 @@
 #include "tools/testing/deadline.h"
 #include "tools/testing/errors.h"
 #include "tools/testing/fds.h"
+#include "tools/testing/threads.h"
 
 namespace loop {
 namespace {
 
 using ::loop::testing::CaughtSysError;
 using ::loop::testing::Clock;
+using ::loop::testing::CurrentThreadId;
 using ::loop::testing::FinishesWithin;
+using ::loop::testing::IsBlockedInKernel;
 using ::loop::testing::IsCloexec;
 using ::loop::testing::kDefaultDeadline;
 using ::loop::testing::SysErrorFrom;
@@ -45,7 +47,7 @@ using ::loop::testing::WaitUntil;
 using std::chrono::milliseconds;
 using ::testing::HasSubstr;
 
-constexpr char kSee[] = " (see lessons/02_raw_epoll/README.md)";
+constexpr char kReadme[] = " (see lessons/02_raw_epoll/README.md)";
 constexpr std::uint64_t kData = 0x0123456789abcdefULL;
 constexpr std::uint64_t kOtherData = 42;
 constexpr int kMaxEvents = 8;
@@ -103,16 +105,16 @@ TEST(EpollTest, PipeIsReadableAfterWriteWithTheGivenData) {
   epoll.Add(pipe.read.get(), EPOLLIN, kData);
   epoll_event events[kMaxEvents];
   EXPECT_EQ(epoll.Wait(events, kMaxEvents, 0), 0)
-      << "nothing was written yet, so nothing may be reported" << kSee;
+      << "nothing was written yet, so nothing may be reported" << kReadme;
 
   WriteBytes(pipe.write.get(), 1);
   ASSERT_EQ(epoll.Wait(events, kMaxEvents, kDueMs), 1)
       << "after one byte was written into the pipe, Wait must report exactly "
-      << "its read end (registered with EPOLLIN)" << kSee;
+      << "its read end (registered with EPOLLIN)" << kReadme;
   EXPECT_TRUE(events[0].events & EPOLLIN) << "expected EPOLLIN";
   EXPECT_EQ(DataOf(events[0]), kData)
       << "Wait must hand back the data given to Add: it is the only way to "
-      << "tell which fd is ready (store it in epoll_event.data.u64)" << kSee;
+      << "tell which fd is ready (store it in epoll_event.data.u64)" << kReadme;
 }
 
 TEST(EpollTest, WritableEndIsReportedUntilThePipeIsFull) {
@@ -121,7 +123,8 @@ TEST(EpollTest, WritableEndIsReportedUntilThePipeIsFull) {
   epoll.Add(pipe.write.get(), EPOLLOUT, kData);
   epoll_event events[kMaxEvents];
   ASSERT_EQ(epoll.Wait(events, kMaxEvents, kDueMs), 1)
-      << "an empty pipe's write end is writable: Wait must report it" << kSee;
+      << "an empty pipe's write end is writable: Wait must report it"
+      << kReadme;
   EXPECT_TRUE(events[0].events & EPOLLOUT) << "expected EPOLLOUT";
   EXPECT_EQ(DataOf(events[0]), kData);
 
@@ -130,7 +133,7 @@ TEST(EpollTest, WritableEndIsReportedUntilThePipeIsFull) {
   }
   ASSERT_EQ(errno, EAGAIN) << "filling the pipe should end with EAGAIN";
   EXPECT_EQ(epoll.Wait(events, kMaxEvents, 0), 0)
-      << "a full pipe is not writable, so nothing may be reported" << kSee;
+      << "a full pipe is not writable, so nothing may be reported" << kReadme;
 
   Drain(pipe.read.get());
   ASSERT_EQ(epoll.Wait(events, kMaxEvents, kDueMs), 1)
@@ -147,14 +150,14 @@ TEST(EpollTest, LevelTriggeredReportsAgainWhileDataRemains) {
   for (int round = 1; round <= 2; ++round) {
     ASSERT_EQ(epoll.Wait(events, kMaxEvents, kDueMs), 1)
         << "level-triggered (no EPOLLET): Wait reports the fd every time while "
-        << "unread data remains (round " << round << ")" << kSee;
+        << "unread data remains (round " << round << ")" << kReadme;
   }
   ASSERT_EQ(ReadBytes(pipe.read.get(), 1), 1);
   ASSERT_EQ(epoll.Wait(events, kMaxEvents, kDueMs), 1)
       << "one byte is still unread, so level-triggered epoll reports it again";
   ASSERT_EQ(ReadBytes(pipe.read.get(), 1), 1);
   EXPECT_EQ(epoll.Wait(events, kMaxEvents, 0), 0)
-      << "the pipe is empty now: nothing may be reported" << kSee;
+      << "the pipe is empty now: nothing may be reported" << kReadme;
 }
 
 TEST(EpollTest, EdgeTriggeredReportsOnceUntilNewDataArrives) {
@@ -164,14 +167,14 @@ TEST(EpollTest, EdgeTriggeredReportsOnceUntilNewDataArrives) {
   WriteBytes(pipe.write.get(), 1);
   epoll_event events[kMaxEvents];
   ASSERT_EQ(epoll.Wait(events, kMaxEvents, kDueMs), 1)
-      << "the first byte is an edge: it must be reported" << kSee;
+      << "the first byte is an edge: it must be reported" << kReadme;
   EXPECT_EQ(epoll.Wait(events, kMaxEvents, 0), 0)
       << "edge-triggered (EPOLLET): the fd was reported once and no new data "
       << "arrived since, so it is not reported again, although the byte is "
-      << "still unread. Pass the events to epoll_ctl unchanged" << kSee;
+      << "still unread. Pass the events to epoll_ctl unchanged" << kReadme;
   WriteBytes(pipe.write.get(), 1);
   ASSERT_EQ(epoll.Wait(events, kMaxEvents, kDueMs), 1)
-      << "new data is a new edge: it must be reported" << kSee;
+      << "new data is a new edge: it must be reported" << kReadme;
   EXPECT_EQ(DataOf(events[0]), kData);
 }
 
@@ -187,7 +190,7 @@ TEST(EpollTest, EdgeTriggeredNeedsDrainingToEagain) {
       << "90 bytes are still unread, yet edge-triggered epoll stays silent: a "
       << "loop that reads once and waits again would sleep with data in the "
       << "buffer. That is why an edge-triggered consumer reads until EAGAIN"
-      << kSee;
+      << kReadme;
   EXPECT_EQ(Drain(pipe.read.get()), 90);
   WriteBytes(pipe.write.get(), 1);
   ASSERT_EQ(epoll.Wait(events, kMaxEvents, kDueMs), 1)
@@ -204,11 +207,11 @@ TEST(EpollTest, OneShotDisablesTheFdUntilModify) {
   WriteBytes(pipe.write.get(), 1);
   EXPECT_EQ(epoll.Wait(events, kMaxEvents, 0), 0)
       << "EPOLLONESHOT disables the registration after one report, even when "
-      << "new data arrives" << kSee;
+      << "new data arrives" << kReadme;
   epoll.Modify(pipe.read.get(), EPOLLIN | EPOLLONESHOT, kOtherData);
   ASSERT_EQ(epoll.Wait(events, kMaxEvents, kDueMs), 1)
       << "Modify (EPOLL_CTL_MOD) re-arms a one-shot registration; the pipe "
-      << "still holds 2 bytes, so it must be reported" << kSee;
+      << "still holds 2 bytes, so it must be reported" << kReadme;
   EXPECT_EQ(DataOf(events[0]), kOtherData)
       << "Modify replaces the data too: Wait must report the new data";
 }
@@ -227,7 +230,7 @@ TEST(EpollTest, ZeroTimeoutReturnsAtOnce) {
   auto start = Clock::now();
   EXPECT_EQ(epoll.Wait(events, kMaxEvents, 0), 0);
   EXPECT_LT(MsSince(start), 1000)
-      << "Wait(..., 0) only checks; it must not block" << kSee;
+      << "Wait(..., 0) only checks; it must not block" << kReadme;
 }
 
 TEST(EpollTest, FiniteTimeoutWithNothingReadyReturnsZeroAfterTheTimeout) {
@@ -241,38 +244,21 @@ TEST(EpollTest, FiniteTimeoutWithNothingReadyReturnsZeroAfterTheTimeout) {
   const long long elapsed_ms = MsSince(start);
   EXPECT_GE(elapsed_ms, 100)
       << "Wait(..., 100) returned after " << elapsed_ms
-      << " ms: it must wait the whole timeout when nothing is ready" << kSee;
+      << " ms: it must wait the whole timeout when nothing is ready" << kReadme;
   EXPECT_LT(elapsed_ms, 5000) << "Wait(..., 100) took far too long";
 }
 
-// Reads /proc/self/task/TID/syscall: the number of the system call thread TID
-// is blocked in. Lets the tests act exactly when a thread sleeps in epoll_wait.
-bool BlockedInEpollWait(pid_t tid) {
-  std::ifstream file("/proc/self/task/" + std::to_string(tid) + "/syscall");
-  long number = -1;
-  if (!(file >> number)) return false;  // "running", or unreadable.
-  bool epoll = number == SYS_epoll_pwait;
-#ifdef SYS_epoll_wait
-  epoll = epoll || number == SYS_epoll_wait;
-#endif
-#ifdef SYS_epoll_pwait2
-  epoll = epoll || number == SYS_epoll_pwait2;
-#endif
-  return epoll;
-}
-
-pid_t CurrentTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
-
-// Runs `action` on a helper thread once thread `tid` sleeps in epoll_wait, or
-// after a second if /proc cannot tell (the test must be right either way).
+// Runs `action` on a helper thread once thread `tid` sleeps in epoll_wait
+// (IsBlockedInKernel), or after a second at the latest (the test must be right
+// either way).
 class WhenBlocked {
  public:
-  WhenBlocked(const std::atomic<pid_t>& tid, std::function<void()> action)
+  WhenBlocked(const std::atomic<long>& tid, std::function<void()> action)
       : thread_([this, &tid, action] {
           WaitUntil(
               [&] {
                 return done_.load() ||
-                       (tid.load() != 0 && BlockedInEpollWait(tid.load()));
+                       (tid.load() != 0 && IsBlockedInKernel(tid.load()));
               },
               milliseconds(1000));
           if (!done_.load()) action();
@@ -295,24 +281,24 @@ TEST(EpollTest, NegativeTimeoutWaitsUntilAnEvent) {
   Pipe rescue = MakePipe(O_NONBLOCK);
   epoll.Add(pipe.read.get(), EPOLLIN, kData);
   epoll.Add(rescue.read.get(), EPOLLIN, kOtherData);
-  std::atomic<pid_t> waiter{0};
+  std::atomic<long> waiter{0};
   WhenBlocked writer(waiter, [&] { WriteBytes(pipe.write.get(), 1); });
   int n = -2;
   epoll_event events[kMaxEvents];
   bool in_time = FinishesWithin(
       kDefaultDeadline,
       [&] {
-        waiter = CurrentTid();
+        waiter = CurrentThreadId();
         n = epoll.Wait(events, kMaxEvents, -1);
       },
       [&] { WriteBytes(rescue.write.get(), 1); });
   writer.Finish();
   EXPECT_TRUE(in_time) << "Wait(..., -1) did not return within "
                        << kDefaultDeadline.count()
-                       << " ms although the pipe became readable" << kSee;
+                       << " ms although the pipe became readable" << kReadme;
   ASSERT_EQ(n, 1) << "Wait(..., -1) must block until an event arrives (here: "
                   << "a byte written while it waits), then report it; pass -1 "
-                  << "to epoll_wait unchanged" << kSee;
+                  << "to epoll_wait unchanged" << kReadme;
   EXPECT_EQ(DataOf(events[0]), kData);
 }
 
@@ -356,7 +342,7 @@ class CountingSigusr1 {
 // Finish() is called.
 class Interrupter {
  public:
-  Interrupter(const std::atomic<pid_t>& tid, int count,
+  Interrupter(const std::atomic<long>& tid, int count,
               std::function<void()> after,
               milliseconds spacing = milliseconds(0))
       : thread_([this, &tid, count, after, spacing] {
@@ -367,7 +353,7 @@ class Interrupter {
                 [&] {
                   return done_.load() ||
                          (Clock::now() >= not_before && tid.load() != 0 &&
-                          BlockedInEpollWait(tid.load()));
+                          IsBlockedInKernel(tid.load()));
                 },
                 spacing * (i + 1) + milliseconds(1000));
             if (done_.load()) return;
@@ -402,7 +388,7 @@ TEST(EpollTest, WaitRetriesEintrAndStillReportsTheEvent) {
   epoll.Add(pipe.read.get(), EPOLLIN, kData);
   CountingSigusr1 handler;
   ASSERT_TRUE(handler.installed()) << "test setup: sigaction(SIGUSR1) failed";
-  std::atomic<pid_t> tid{CurrentTid()};
+  std::atomic<long> tid{CurrentThreadId()};
   Interrupter interrupter(tid, kSignals,
                           [&] { WriteBytes(pipe.write.get(), 1); });
   int n = -2;
@@ -410,7 +396,8 @@ TEST(EpollTest, WaitRetriesEintrAndStillReportsTheEvent) {
   try {
     n = epoll.Wait(events, kMaxEvents, 5000);
   } catch (const SysError& e) {
-    ADD_FAILURE() << "Wait threw " << Describe(e) << kEintrIsNotAnError << kSee;
+    ADD_FAILURE() << "Wait threw " << Describe(e) << kEintrIsNotAnError
+                  << kReadme;
   }
   interrupter.Finish();
   handler.set_all_handled(signals_handled.load() == interrupter.sent());
@@ -418,10 +405,11 @@ TEST(EpollTest, WaitRetriesEintrAndStillReportsTheEvent) {
       << "Wait ended (returned " << n << ", or threw) after "
       << interrupter.sent() << " of " << kSignals
       << " signals, before anything was written: after EINTR it must call "
-      << "epoll_wait again" << kSee;
+      << "epoll_wait again" << kReadme;
   ASSERT_EQ(n, 1) << "Wait was interrupted by signals (" << kSignals
                   << " were planned), then the pipe became readable: it must "
-                  << "retry after each EINTR and report the one event" << kSee;
+                  << "retry after each EINTR and report the one event"
+                  << kReadme;
   EXPECT_EQ(DataOf(events[0]), kData);
 }
 
@@ -435,7 +423,7 @@ TEST(EpollTest, WaitRetriesEintrWithNoTimeoutUntilAnEvent) {
   epoll.Add(rescue.read.get(), EPOLLIN, kOtherData);
   CountingSigusr1 handler;
   ASSERT_TRUE(handler.installed()) << "test setup: sigaction(SIGUSR1) failed";
-  std::atomic<pid_t> tid{0};
+  std::atomic<long> tid{0};
   Interrupter interrupter(tid, kSignals,
                           [&] { WriteBytes(pipe.write.get(), 1); });
   int n = -2;
@@ -444,7 +432,7 @@ TEST(EpollTest, WaitRetriesEintrWithNoTimeoutUntilAnEvent) {
   const bool in_time = FinishesWithin(
       kDefaultDeadline,
       [&] {
-        tid = CurrentTid();
+        tid = CurrentThreadId();
         try {
           n = epoll.Wait(events, kMaxEvents, -1);
         } catch (const SysError& e) {
@@ -454,19 +442,19 @@ TEST(EpollTest, WaitRetriesEintrWithNoTimeoutUntilAnEvent) {
       [&] { WriteBytes(rescue.write.get(), 1); });
   interrupter.Finish();
   handler.set_all_handled(signals_handled.load() == interrupter.sent());
-  EXPECT_EQ(error, "") << kEintrIsNotAnError << kSee;
+  EXPECT_EQ(error, "") << kEintrIsNotAnError << kReadme;
   EXPECT_TRUE(in_time) << "Wait(..., -1) did not return within "
                        << kDefaultDeadline.count()
-                       << " ms although the pipe became readable" << kSee;
+                       << " ms although the pipe became readable" << kReadme;
   EXPECT_EQ(interrupter.sent(), kSignals)
       << "Wait(..., -1) ended (returned " << n << ", or threw) after "
       << interrupter.sent() << " of " << kSignals
       << " signals, before anything was written. -1 means no timeout: after "
       << "EINTR call epoll_wait with -1 again, not with a remaining time "
       << "computed from it (that is 0 or less, and epoll_wait then returns at "
-      << "once)" << kSee;
+      << "once)" << kReadme;
   ASSERT_EQ(n, 1) << "Wait(..., -1) must retry after each EINTR and report "
-                  << "the event that follows" << kSee;
+                  << "the event that follows" << kReadme;
   EXPECT_EQ(DataOf(events[0]), kData);
 }
 
@@ -483,7 +471,7 @@ TEST(EpollTest, WaitRetriesEintrUntilTheTimeoutIsUsedUp) {
   epoll.Add(pipe.read.get(), EPOLLIN, kData);
   CountingSigusr1 handler;
   ASSERT_TRUE(handler.installed()) << "test setup: sigaction(SIGUSR1) failed";
-  std::atomic<pid_t> tid{CurrentTid()};
+  std::atomic<long> tid{CurrentThreadId()};
   Interrupter interrupter(
       tid, kSignals, [] {}, kSpacing);
   int n = -2;
@@ -492,7 +480,8 @@ TEST(EpollTest, WaitRetriesEintrUntilTheTimeoutIsUsedUp) {
   try {
     n = epoll.Wait(events, kMaxEvents, kTimeoutMs);
   } catch (const SysError& e) {
-    ADD_FAILURE() << "Wait threw " << Describe(e) << kEintrIsNotAnError << kSee;
+    ADD_FAILURE() << "Wait threw " << Describe(e) << kEintrIsNotAnError
+                  << kReadme;
   }
   const long long elapsed_ms = MsSince(start);
   interrupter.Finish();
@@ -500,16 +489,16 @@ TEST(EpollTest, WaitRetriesEintrUntilTheTimeoutIsUsedUp) {
   EXPECT_GE(interrupter.sent(), 1)
       << "test setup: no signal reached Wait; it returned " << n;
   EXPECT_EQ(n, 0) << "nothing was written: after retrying EINTR, Wait must "
-                  << "time out with 0 events" << kSee;
+                  << "time out with 0 events" << kReadme;
   EXPECT_GE(elapsed_ms, kTimeoutMs)
       << "Wait(..., " << kTimeoutMs << ") returned after " << elapsed_ms
       << " ms: a signal must not cut the wait short; retry with the time that "
-      << "remains" << kSee;
+      << "remains" << kReadme;
   EXPECT_LT(elapsed_ms, kTooLong.count())
       << "Wait(..., " << kTimeoutMs << ") took " << elapsed_ms << " ms with "
       << interrupter.sent() << " signals " << kSpacing.count()
       << " ms apart: it restarted the full timeout after EINTR. Pass only the "
-      << "time that remains" << kSee;
+      << "time that remains" << kReadme;
 }
 
 TEST(EpollTest, DeleteStopsReports) {
@@ -521,7 +510,7 @@ TEST(EpollTest, DeleteStopsReports) {
   epoll_event events[kMaxEvents];
   EXPECT_EQ(epoll.Wait(events, kMaxEvents, 0), 0)
       << "after Delete (EPOLL_CTL_DEL) the fd must not be reported, although "
-      << "it is readable" << kSee;
+      << "it is readable" << kReadme;
   epoll.Add(pipe.read.get(), EPOLLIN, kOtherData);
   ASSERT_EQ(epoll.Wait(events, kMaxEvents, kDueMs), 1)
       << "after Delete the fd can be added again";
@@ -539,13 +528,13 @@ TEST(EpollTest, AddTwiceThrowsEexistNamingTheCallAndFd) {
                                 "adding fd " + std::to_string(fd) +
                                     " a second time must throw SysError "
                                     "(EEXIST): check epoll_ctl's result" +
-                                    kSee)) {
+                                    kReadme)) {
     EXPECT_EQ(error->err, EEXIST) << Describe(*error);
     EXPECT_THAT(error->what, HasSubstr("EEXIST"));
     EXPECT_THAT(error->what, HasSubstr("EPOLL_CTL_ADD"))
-        << "the message must name the operation, e.g. " << example << kSee;
+        << "the message must name the operation, e.g. " << example << kReadme;
     EXPECT_THAT(error->what, HasSubstr("fd " + std::to_string(fd)))
-        << "the message must name the fd, e.g. " << example << kSee;
+        << "the message must name the fd, e.g. " << example << kReadme;
   }
 }
 
@@ -555,7 +544,7 @@ TEST(EpollTest, ModifyOrDeleteOfAnUnregisteredFdThrowsEnoent) {
   const int fd = pipe.read.get();
   const std::string never_added =
       " of fd " + std::to_string(fd) +
-      ", which was never added, must throw SysError (ENOENT)" + kSee;
+      ", which was never added, must throw SysError (ENOENT)" + kReadme;
   if (auto error = SysErrorFrom([&] { epoll.Modify(fd, EPOLLIN, kData); },
                                 "Modify" + never_added)) {
     EXPECT_EQ(error->err, ENOENT) << Describe(*error);
@@ -579,7 +568,7 @@ TEST(EpollTest, AddOfAClosedFdThrowsEbadf) {
   }  // Both ends closed here; nothing in this test opens that number again.
   if (auto error = SysErrorFrom([&] { epoll.Add(closed, EPOLLIN, kData); },
                                 "Add of closed fd " + std::to_string(closed) +
-                                    " must throw SysError (EBADF)" + kSee)) {
+                                    " must throw SysError (EBADF)" + kReadme)) {
     EXPECT_EQ(error->err, EBADF) << Describe(*error);
   }
 }
@@ -596,7 +585,7 @@ TEST(EpollTest, AddOfARegularFileThrowsEperm) {
           [&] { epoll.Add(file.get(), EPOLLIN, kData); },
           std::string("Add of a regular file must throw SysError (EPERM): "
                       "epoll cannot watch files, which are always ready") +
-              kSee)) {
+              kReadme)) {
     EXPECT_EQ(error->err, EPERM) << Describe(*error);
   }
 }
@@ -609,7 +598,7 @@ TEST(EpollTest, ClosedPeerSocketReportsRdhupAndHup) {
   EXPECT_EQ(epoll.Wait(events, kMaxEvents, 0), 0);
   peer.reset();
   ASSERT_EQ(epoll.Wait(events, kMaxEvents, kDueMs), 1)
-      << "closing the peer must wake the other end" << kSee;
+      << "closing the peer must wake the other end" << kReadme;
   EXPECT_TRUE(events[0].events & EPOLLRDHUP)
       << "the peer closed: EPOLLRDHUP (asked for) says no more data will come";
   EXPECT_TRUE(events[0].events & EPOLLHUP)
@@ -626,7 +615,7 @@ TEST(EpollTest, ClosedPipeWriteEndReportsHupWithoutBeingAsked) {
   pipe.write.reset();
   epoll_event events[kMaxEvents];
   ASSERT_EQ(epoll.Wait(events, kMaxEvents, kDueMs), 1)
-      << "closing a pipe's only write end must wake the read end" << kSee;
+      << "closing a pipe's only write end must wake the read end" << kReadme;
   EXPECT_TRUE(events[0].events & EPOLLHUP)
       << "expected EPOLLHUP: epoll reports it even when only EPOLLIN was asked";
   EXPECT_EQ(DataOf(events[0]), kData);
@@ -645,7 +634,7 @@ TEST(EpollTest, RegistrationBelongsToTheOpenFileNotToTheNumber) {
   ASSERT_EQ(epoll.Wait(events, kMaxEvents, kDueMs), 1)
       << "fd " << number << " was closed, yet epoll still reports it: the "
       << "registration belongs to the open pipe, which the duplicate keeps "
-      << "alive" << kSee;
+      << "alive" << kReadme;
   EXPECT_EQ(DataOf(events[0]), kData);
   if (auto error =
           SysErrorFrom([&] { epoll.Delete(number); },

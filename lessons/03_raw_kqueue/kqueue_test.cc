@@ -166,8 +166,7 @@ TEST(KqueueTest, FreshSocketIsWritable) {
   const struct kevent event = WaitOne(kq, "socket writable");
   EXPECT_EQ(event.filter, EVFILT_WRITE) << DescribeKevent(event);
   EXPECT_GT(event.data, 0)
-      << "EVFILT_WRITE's data is the room left in the send "
-         "buffer; got "
+      << "EVFILT_WRITE's data is the room left in the send buffer; got "
       << DescribeKevent(event);
 }
 
@@ -262,8 +261,7 @@ TEST(KqueueTest, EvEofOnPipes) {
     const struct kevent event = WaitOne(kq, "pipe reader closed");
     EXPECT_TRUE(event.filter == EVFILT_WRITE && (event.flags & EV_EOF))
         << "the reader closed: EVFILT_WRITE with EV_EOF (writes would fail "
-           "with "
-           "EPIPE); got "
+           "with EPIPE); got "
         << DescribeKevent(event) << kReadme;
   }
 }
@@ -440,8 +438,7 @@ TEST(KqueueTest, DeletingWhatIsNotThereIsENOENT) {
   const struct kevent del = Change(pipe.read.get(), EVFILT_READ, EV_DELETE);
   if (auto error = SysErrorFrom(
           [&] { kq.Apply(&del, 1); },
-          std::string("EV_DELETE of a filter that was never added must "
-                      "fail.") +
+          std::string("EV_DELETE of a filter that was never added must fail.") +
               kReadme)) {
     const std::string& what = error->what;
     EXPECT_EQ(error->err, ENOENT) << what;

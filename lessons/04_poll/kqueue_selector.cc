@@ -11,22 +11,6 @@
 #include "tools/support/todo.h"
 
 namespace loop {
-namespace {
-
-static_assert(sizeof(std::uintptr_t) >= sizeof(std::uint64_t),
-              "a Token travels in kevent.udata, which must hold 64 bits");
-
-// Use these two to carry a Token through kevent.udata and back.
-[[maybe_unused]] void* TokenToUdata(Token token) {
-  return reinterpret_cast<void*>(static_cast<std::uintptr_t>(token.value));
-}
-
-[[maybe_unused]] Token TokenFromUdata(void* udata) {
-  return Token{
-      static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(udata))};
-}
-
-}  // namespace
 
 std::array<struct kevent, 2> KqueueChangesFor(int /*fd*/, Token /*token*/,
                                               Interest /*interest*/) {

@@ -20,7 +20,6 @@
 #include <limits>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,7 +31,9 @@
 #include "tools/support/sys_error.h"
 #include "tools/testing/deadline.h"
 #include "tools/testing/errors.h"
+#include "tools/testing/events.h"
 #include "tools/testing/fds.h"
+#include "tools/testing/pipes.h"
 
 #ifdef __linux__
 #include "loop/epoll_selector.h"
@@ -57,7 +58,10 @@ namespace loop {
 namespace {
 
 using std::chrono::milliseconds;
+using testing::DescribeEvents;
 using testing::kDefaultDeadline;
+using testing::NonBlockingPipe;
+using testing::NonBlockingSocketPair;
 using testing::SysErrorFrom;
 
 constexpr Backend kBackend = Backend::LOOP_TEST_BACKEND;
@@ -66,15 +70,6 @@ constexpr char kReadme[] = " See lessons/04_poll/README.md.";
 // the kernel when the write happens, before the check starts, so this is
 // margin, not a race: a wrong implementation fails however long it is.
 constexpr milliseconds kQuiet{20};
-
-std::string Describe(const std::vector<Event>& events) {
-  if (events.empty()) return "no events";
-  std::ostringstream out;
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    out << (i == 0 ? "" : ", ") << events[i];
-  }
-  return out.str();
-}
 
 bool IsBuilt(Backend backend) {
   const std::vector<Backend> built = AvailableBackends();
@@ -85,16 +80,6 @@ void WriteByte(int fd) {
   const char byte = 'x';
   ASSERT_EQ(write(fd, &byte, 1), 1) << DescribeSysError(
       "test setup: write(fd " + std::to_string(fd) + ")", errno);
-}
-
-// A non-blocking pipe, as edge-triggered consumers need.
-Pipe NonBlockingPipe() { return MakePipe(O_NONBLOCK); }
-
-std::pair<Fd, Fd> NonBlockingSocketPair() {
-  auto pair = MakeSocketPair();
-  SetNonBlocking(pair.first.get());
-  SetNonBlocking(pair.second.get());
-  return pair;
 }
 
 // -----------------------------------------------------------------------------
@@ -403,11 +388,10 @@ TEST_F(PollTest, EdgeTriggeredReportsOnceUntilNewData) {
   // edge-triggered stays quiet until something new arrives.
   const auto again = PollOnceFor(Token{3}, kQuiet);
   EXPECT_TRUE(again.empty())
-      << "got " << Describe(again)
+      << "got " << DescribeEvents(again)
       << " although nothing new was written since the last report: the "
          "registration is level-triggered. Registrations must be "
-         "edge-triggered "
-         "(EPOLLET / EV_CLEAR)."
+         "edge-triggered (EPOLLET / EV_CLEAR)."
       << kReadme;
 
   WriteByte(pipe.write.get());
@@ -438,7 +422,7 @@ TEST_F(PollTest, ReregisterChangesTokenAndInterest) {
   // Nothing to read: quiet.
   const auto before = PollOnceFor(Token{5}, kQuiet);
   EXPECT_TRUE(before.empty())
-      << "nothing was sent, yet got " << Describe(before);
+      << "nothing was sent, yet got " << DescribeEvents(before);
 
   selector().Reregister(a.get(), Token{6}, Interest::kWritable);
   const auto event =
@@ -452,7 +436,7 @@ TEST_F(PollTest, ReregisterChangesTokenAndInterest) {
   const auto old_token = PollOnceFor(Token{5}, kQuiet);
   EXPECT_TRUE(old_token.empty())
       << "the old token must not come back after Reregister, got "
-      << Describe(old_token);
+      << DescribeEvents(old_token);
 }
 
 TEST_F(PollTest, DeregisterStopsEvents) {
@@ -462,7 +446,7 @@ TEST_F(PollTest, DeregisterStopsEvents) {
   WriteByte(pipe.write.get());
   const auto after = PollOnceFor(Token{7}, kQuiet);
   EXPECT_TRUE(after.empty())
-      << "Deregister was called, yet got " << Describe(after) << kReadme;
+      << "Deregister was called, yet got " << DescribeEvents(after) << kReadme;
 }
 
 TEST_F(PollTest, ReadClosedWhenThePeerCloses) {
@@ -477,8 +461,7 @@ TEST_F(PollTest, ReadClosedWhenThePeerCloses) {
     EXPECT_TRUE(event->is_read_closed())
         << "socket peer closed, got " << *event
         << ": should be read-closed (epoll: EPOLLHUP/EPOLLRDHUP, kqueue: "
-           "EV_EOF "
-           "on EVFILT_READ)."
+           "EV_EOF on EVFILT_READ)."
         << kReadme;
   }
   {
@@ -637,7 +620,7 @@ TEST_F(PollTest, NoTimeoutWaitsForAnEventFromAnotherThread) {
     // Returned early, maybe before the write: nullopt must mean "no limit".
     ADD_FAILURE()
         << "Select(events, nullopt) returned "
-        << Describe(std::vector<Event>(events_.begin(), events_.end()))
+        << DescribeEvents(std::vector<Event>(events_.begin(), events_.end()))
         << " without the event for Token(15): with no timeout it must "
            "block until an event arrives."
         << kReadme;

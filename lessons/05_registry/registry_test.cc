@@ -26,11 +26,9 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -44,11 +42,10 @@
 #include "tools/support/sys_error.h"
 #include "tools/testing/deadline.h"
 #include "tools/testing/errors.h"
+#include "tools/testing/events.h"
 #include "tools/testing/fds.h"
-
-#ifdef __linux__
-#include <sys/syscall.h>
-#endif
+#include "tools/testing/pipes.h"
+#include "tools/testing/threads.h"
 
 #ifndef LOOP_TEST_BACKEND
 #error "Build with LOOP_TEST_BACKEND=kEpoll or kKqueue (see BUILD.bazel)."
@@ -59,7 +56,11 @@ namespace {
 
 using std::chrono::milliseconds;
 using testing::CaughtSysError;
+using testing::DescribeEvents;
+using testing::HasToken;
 using testing::kDefaultDeadline;
+using testing::NonBlockingPipe;
+using testing::NonBlockingSocketPair;
 using testing::SysErrorFrom;
 
 constexpr Backend kBackend = Backend::LOOP_TEST_BACKEND;
@@ -73,15 +74,6 @@ bool IsBuilt(Backend backend) {
 // -----------------------------------------------------------------------------
 // Sources and small helpers. Test setup failures throw SysError, which gtest
 // reports with the errno name.
-
-Pipe NonBlockingPipe() { return MakePipe(O_NONBLOCK); }
-
-std::pair<Fd, Fd> NonBlockingSocketPair() {
-  auto pair = MakeSocketPair();
-  SetNonBlocking(pair.first.get());
-  SetNonBlocking(pair.second.get());
-  return pair;
-}
 
 void WriteByte(int fd) {
   const char byte = 'x';
@@ -154,18 +146,6 @@ Fd ReopenAs(int fd) {
                              " was not free to reopen");
   }
   return reopened;
-}
-
-std::string Describe(const std::vector<Event>& events) {
-  if (events.empty()) return "no events";
-  std::ostringstream out;
-  for (const Event& e : events) out << e << " ";
-  return out.str();
-}
-
-bool HasToken(const std::vector<Event>& events, Token token) {
-  return std::any_of(events.begin(), events.end(),
-                     [token](const Event& e) { return e.token() == token; });
 }
 
 // The readiness bits of every event for `token`, ORed (kqueue reports reading
@@ -280,7 +260,7 @@ TEST_F(RegistryErrorsTest, RegisterTwiceIsEexistAndKeepsTheFirstRegistration) {
   EXPECT_TRUE(HasToken(seen, Token{1}) && !HasToken(seen, Token{2}))
       << "a second Register of the fd must throw EEXIST and change nothing, so "
          "events should still carry the first token (1); Wait returned "
-      << Describe(seen)
+      << DescribeEvents(seen)
       << ". (kqueue's EV_ADD would have replaced the token: that is why the "
          "Registry checks its own table before calling the selector.)"
       << kReadme;
@@ -302,10 +282,10 @@ TEST_F(RegistryErrorsTest, ReregisterOfAnUnregisteredFdIsEnoent) {
   const std::vector<Event> seen = WaitFor(*poll_, Token{9});
   ASSERT_TRUE(HasToken(seen, Token{9}))
       << "the control pipe (token 9) was readable but never reported: "
-      << Describe(seen) << kReadme;
+      << DescribeEvents(seen) << kReadme;
   EXPECT_FALSE(HasToken(seen, Token{3}))
       << "the refused Reregister registered the fd anyway (token 3 reported: "
-      << Describe(seen)
+      << DescribeEvents(seen)
       << "). kqueue's EV_ADD adds a filter that does not exist yet; the "
          "Registry must refuse before the selector sees the call."
       << kReadme;
@@ -394,7 +374,7 @@ TEST_F(RegistryTest, APipeIsReportedWithItsToken) {
   EXPECT_TRUE(ReadinessOf(seen, Token{10}) & Event::kReadable)
       << "a registered pipe with a byte in it should be reported readable with "
          "token 10; Wait returned "
-      << Describe(seen) << "." << kReadme;
+      << DescribeEvents(seen) << "." << kReadme;
 }
 
 TEST_F(RegistryTest, ASocketPairIsReportedBothWays) {
@@ -407,13 +387,13 @@ TEST_F(RegistryTest, ASocketPairIsReportedBothWays) {
   EXPECT_TRUE(ReadinessOf(seen, Token{11}) & Event::kWritable)
       << "a fresh socket has room to write, so it should be reported writable; "
          "Wait returned "
-      << Describe(seen) << "." << kReadme;
+      << DescribeEvents(seen) << "." << kReadme;
   WriteByte(b.get());
   seen = WaitFor(*poll_, Token{11}, Event::kReadable);
   EXPECT_TRUE(ReadinessOf(seen, Token{11}) & Event::kReadable)
       << "after the peer wrote a byte, the socket should be reported readable; "
          "Wait returned "
-      << Describe(seen) << "." << kReadme;
+      << DescribeEvents(seen) << "." << kReadme;
 }
 
 TEST_F(RegistryTest, ReregisterChangesTokenAndInterest) {
@@ -425,10 +405,10 @@ TEST_F(RegistryTest, ReregisterChangesTokenAndInterest) {
   EXPECT_TRUE(ReadinessOf(seen, Token{13}) & Event::kWritable)
       << "after Reregister(token 13, WRITABLE) the writable socket should be "
          "reported with token 13; Wait returned "
-      << Describe(seen) << "." << kReadme;
+      << DescribeEvents(seen) << "." << kReadme;
   EXPECT_FALSE(HasToken(seen, Token{12}))
       << "token 12 was replaced by Reregister and should not be reported: "
-      << Describe(seen);
+      << DescribeEvents(seen);
 }
 
 TEST_F(RegistryTest, DeregisterThenRegisterAgainWorks) {
@@ -444,10 +424,10 @@ TEST_F(RegistryTest, DeregisterThenRegisterAgainWorks) {
   std::vector<Event> seen = WaitFor(*poll_, Token{19});
   ASSERT_TRUE(HasToken(seen, Token{19}))
       << "the control pipe (token 19) was readable but never reported: "
-      << Describe(seen);
+      << DescribeEvents(seen);
   EXPECT_FALSE(HasToken(seen, Token{14}))
-      << "fd " << fd
-      << " was deregistered, yet its token 14 was reported: " << Describe(seen)
+      << "fd " << fd << " was deregistered, yet its token 14 was reported: "
+      << DescribeEvents(seen)
       << ". Deregister must remove the kernel's registration too." << kReadme;
 
   EXPECT_NO_THROW(registry().Register(fd, Token{15}, Interest::kReadable))
@@ -459,7 +439,7 @@ TEST_F(RegistryTest, DeregisterThenRegisterAgainWorks) {
   EXPECT_TRUE(HasToken(seen, Token{15}))
       << "after registering again with token 15 the pipe, which holds unread "
          "data, should be reported; Wait returned "
-      << Describe(seen) << "." << kReadme;
+      << DescribeEvents(seen) << "." << kReadme;
 }
 
 TEST_F(RegistryTest, ATcpListenerIsReadableWhenAClientConnects) {
@@ -479,7 +459,7 @@ TEST_F(RegistryTest, ATcpListenerIsReadableWhenAClientConnects) {
   ASSERT_TRUE(ReadinessOf(seen, Token{16}) & Event::kReadable)
       << "a listening socket is readable when a connection waits to be "
          "accepted; after a client connected to 127.0.0.1:"
-      << port << ", Wait returned " << Describe(seen) << "." << kReadme;
+      << port << ", Wait returned " << DescribeEvents(seen) << "." << kReadme;
 
   Fd accepted(accept(listener.get(), nullptr, nullptr));
   ASSERT_TRUE(accepted.valid())
@@ -501,7 +481,7 @@ TEST_F(RegistryTest, ATcpListenerIsReadableWhenAClientConnects) {
   EXPECT_TRUE(ReadinessOf(seen, Token{17}) & Event::kReadable)
       << "the accepted connection should be readable after the client wrote; "
          "Wait returned "
-      << Describe(seen) << "." << kReadme;
+      << DescribeEvents(seen) << "." << kReadme;
 }
 
 // -----------------------------------------------------------------------------
@@ -554,20 +534,6 @@ TEST_F(PollWaitTest, FiniteTimeoutWaitsAtLeastThatLong) {
 // -----------------------------------------------------------------------------
 // Threads: any thread registers, one thread waits.
 
-#ifdef __linux__
-// The kernel's state letter for a thread of this process: 'S' while it sleeps
-// (for instance in epoll_wait), 'R' while it runs.
-char ThreadState(long tid) {
-  std::ifstream stat("/proc/self/task/" + std::to_string(tid) + "/stat");
-  std::string line;
-  std::getline(stat, line);
-  const auto paren = line.rfind(')');
-  return paren == std::string::npos || paren + 2 >= line.size()
-             ? '?'
-             : line[paren + 2];
-}
-#endif
-
 // Runs `poll_->Wait(events, nullopt)` on one thread and `change` on another
 // once the first is blocked, bounded by the deadline; the rescue pipe
 // (registered here first) ends a Wait that missed the change. Returns whether
@@ -584,13 +550,10 @@ class RegistryThreadsTest : public BackendTest {
     std::exception_ptr change_error;
     std::thread changer([&] {
       if (!about_to_wait.Wait()) return;
-#ifdef __linux__
       // Best effort, not synchronization: give the waiter the chance to be
       // truly asleep in the kernel before the change. The test is correct
       // either way; a change made just before Wait must be reported too.
-      testing::WaitUntil([&] { return ThreadState(waiter_tid) == 'S'; },
-                         milliseconds(1000));
-#endif
+      testing::WaitUntilBlockedInKernel(waiter_tid);
       try {
         change();
       } catch (...) {
@@ -609,9 +572,7 @@ class RegistryThreadsTest : public BackendTest {
     const bool in_time = testing::FinishesWithin(
         kDefaultDeadline,
         [&] {
-#ifdef __linux__
-          waiter_tid = static_cast<long>(syscall(SYS_gettid));
-#endif
+          waiter_tid = testing::CurrentThreadId();
           about_to_wait.CountDown();
           poll_->Wait(events, std::nullopt);
         },
@@ -642,7 +603,7 @@ TEST_F(RegistryThreadsTest, RegisterWakesAWaitBlockedInAnotherThread) {
       << "a thread blocked in Wait(events, nullopt) should return when another "
          "thread registers a ready pipe (token 30); it returned "
       << (in_time ? "" : "only when rescued after 5 s ") << "with "
-      << Describe(seen)
+      << DescribeEvents(seen)
       << ". Registry calls must not wait for the poller (do not hold a lock "
          "the Wait holds), and the kernel reports a registration made during a "
          "wait."
@@ -666,7 +627,7 @@ TEST_F(RegistryThreadsTest, ReregisterWakesAWaitBlockedInAnotherThread) {
       << "a thread blocked in Wait should return when another thread "
          "reregisters a writable socket for WRITABLE (token 32); it returned "
       << (in_time ? "" : "only when rescued after 5 s ") << "with "
-      << Describe(seen) << "." << kReadme;
+      << DescribeEvents(seen) << "." << kReadme;
 }
 
 TEST_F(RegistryThreadsTest, TwoThreadsRegisteringOneFdExactlyOneWins) {
@@ -762,20 +723,20 @@ TEST_F(DupPitfallTest, CloseWithoutDeregisterWhileADupLives) {
   const std::vector<Event> seen = WaitFor(*poll_, Token{52});
   ASSERT_TRUE(HasToken(seen, Token{52}))
       << "the control pipe (token 52) was readable but never reported: "
-      << Describe(seen);
+      << DescribeEvents(seen);
 #if defined(__linux__)
   // epoll, and the kqueue emulation built on it (which cannot see a close()).
   EXPECT_TRUE(HasToken(seen, Token{50}))
       << "epoll keeps a registration while its open file description lives: fd "
       << fd << " was closed, but its dup (fd " << clone.get()
       << ") keeps the pipe open, so token 50 should still be reported. Got "
-      << Describe(seen) << "." << kReadme;
+      << DescribeEvents(seen) << "." << kReadme;
 #else
   // A real kqueue (macOS, BSD): close() removes every filter of that number.
   EXPECT_FALSE(HasToken(seen, Token{50}))
       << "a real kqueue drops an fd's filters when that fd number is closed, "
          "dup or no dup, so token 50 should be gone. Got "
-      << Describe(seen) << "." << kReadme;
+      << DescribeEvents(seen) << "." << kReadme;
 #endif
 
   // Neither number can remove the registration now: one is closed, the other
@@ -803,11 +764,11 @@ TEST_F(DupPitfallTest, DeregisterThenCloseStopsEventsOnEveryBackend) {
   std::vector<Event> seen = WaitFor(*poll_, Token{55});
   ASSERT_TRUE(HasToken(seen, Token{55}))
       << "the control pipe (token 55) was readable but never reported: "
-      << Describe(seen);
+      << DescribeEvents(seen);
   EXPECT_FALSE(HasToken(seen, Token{53}))
       << "the fd was deregistered before it was closed, so token 53 must not "
          "be reported even though a dup keeps the pipe open. Got "
-      << Describe(seen) << "." << kReadme;
+      << DescribeEvents(seen) << "." << kReadme;
 
   // The dup is an ordinary fd: it can be registered under its own token.
   registry().Register(clone.get(), Token{54}, Interest::kReadable);
@@ -815,7 +776,7 @@ TEST_F(DupPitfallTest, DeregisterThenCloseStopsEventsOnEveryBackend) {
   EXPECT_TRUE(HasToken(seen, Token{54}))
       << "the dup, registered with token 54, should be reported readable (the "
          "byte written above is unread); got "
-      << Describe(seen) << "." << kReadme;
+      << DescribeEvents(seen) << "." << kReadme;
 }
 
 TEST_F(DupPitfallTest, DeregisterOfAnFdClosedWhileRegisteredForgetsIt) {

@@ -17,18 +17,21 @@
 // none, and a waker that stays ready after its event was consumed makes a loop
 // spin, so the suite checks for that too.
 //
-// How to instantiate it (in a test file, inside namespace loop::testing):
+// How to instantiate it, in a test file: the case type in the global namespace
+// (gtest prints "where TypeParam = EventfdOnEpoll" on every result line; in an
+// anonymous namespace that would be "loop::testing::(anonymous namespace)::
+// EventfdOnEpoll"), the instantiation inside namespace loop::testing:
 //
 //   struct EventfdOnEpoll {
 //     // Needs Waker(Registry&, Token) and void Wake().
-//     using Waker = EventfdWaker;
+//     using Waker = loop::EventfdWaker;
 //     // The Poll backend to run on.
-//     static constexpr Backend kBackend = Backend::kEpoll;
+//     static constexpr loop::Backend kBackend = loop::Backend::kEpoll;
 //     // Part of the test names.
 //     static constexpr const char* kName = "OnEpoll";
-//     // Where failure messages send the reader.
+//     // Where failure messages send the reader: the sentence they end with.
 //     static constexpr const char* kReadme =
-//         "lessons/06_eventfd_waker/README.md";
+//         " See lessons/06_eventfd_waker/README.md.";
 //     // What the loop does after it sees the waker's event: nothing for an
 //     // edge-triggered eventfd or EVFILT_USER, waker.Drain() for a pipe.
 //     static void AfterWakeEvent(Waker&) {}
@@ -48,16 +51,12 @@
 #define LOOP_WAKER_SUITE_H_
 
 #include <unistd.h>
-#if defined(__linux__)
-#include <sys/syscall.h>
-#endif
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
-#include <fstream>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -72,7 +71,10 @@
 #include "loop/poll.h"
 #include "loop/registry.h"
 #include "tools/testing/deadline.h"
+#include "tools/testing/events.h"
 #include "tools/testing/fds.h"
+#include "tools/testing/threads.h"
+#include "tools/testing/wakes.h"
 
 namespace loop {
 namespace testing {
@@ -85,9 +87,8 @@ struct WakerCaseName {
   }
 };
 
-// The token every suite waker is registered under, and the token of the rescue
-// pipe.
-inline constexpr Token kWakerToken{7};
+// Every suite waker is registered under kWakeToken (tools/testing/wakes.h);
+// the rescue pipe under kRescueToken.
 inline constexpr Token kRescueToken{1000};
 
 // How long a wake may take to show up in poll(). A working waker shows up at
@@ -100,49 +101,6 @@ inline constexpr std::chrono::milliseconds kWakeDeadline{2000};
 // How long a poll that should report nothing waits. A waker that wrongly stays
 // ready is reported at once, so a short wait is enough to catch it.
 inline constexpr std::chrono::milliseconds kQuietPeriod{50};
-
-// True if `events` reports `token` readable: how every wake source (and the
-// rescue pipe) shows up.
-inline bool SawToken(const Events& events, Token token) {
-  return std::any_of(events.begin(), events.end(), [token](const Event& e) {
-    return e.token() == token && e.is_readable();
-  });
-}
-
-namespace waker_suite_internal {
-
-// The kernel's id of the calling thread, or 0 where this is not known.
-inline long ThisThreadKernelId() {
-#if defined(__linux__)
-  return syscall(SYS_gettid);
-#else
-  return 0;
-#endif
-}
-
-// True when thread `tid` of this process sits in a blocking system call other
-// than futex (that is, in epoll_wait/kevent rather than on a mutex). Where this
-// cannot be read (not Linux, no /proc), answers true: callers use it only to
-// make "the loop is already blocked" the likely case, and the test is correct
-// in either order.
-inline bool ParkedInKernel(long tid) {
-#if defined(__linux__)
-  if (tid == 0) return true;
-  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/syscall");
-  std::string first;
-  if (!(in >> first)) return true;
-  if (first == "running") return false;
-  char* end = nullptr;
-  const long number = std::strtol(first.c_str(), &end, 10);
-  if (end == first.c_str()) return true;
-  return number >= 0 && number != SYS_futex;
-#else
-  static_cast<void>(tid);
-  return true;
-#endif
-}
-
-}  // namespace waker_suite_internal
 
 template <typename Case>
 class WakerSuite : public ::testing::Test {
@@ -175,7 +133,7 @@ class WakerSuite : public ::testing::Test {
   }
 
   // Whether the last Wait reported the waker's token (or the rescue pipe's).
-  bool SawWake() const { return Saw(kWakerToken); }
+  bool SawWake() const { return Saw(kWakeToken); }
   bool SawRescue() const { return Saw(kRescueToken); }
 
   // Waits once, at most `timeout`; true if the waker's token was reported.
@@ -200,15 +158,8 @@ class WakerSuite : public ::testing::Test {
 
   // "poll() reported nothing" or "poll() reported Event{...}, Event{...}".
   std::string Reported() const {
-    if (events_.empty()) return "poll() reported nothing";
-    std::ostringstream out;
-    out << "poll() reported";
-    const char* separator = " ";
-    for (const Event& e : events_) {
-      out << separator << e;
-      separator = ", ";
-    }
-    return out.str();
+    return events_.empty() ? "poll() reported nothing"
+                           : "poll() reported " + DescribeEvents(events_);
   }
 
   // The end of most failure messages: what makes a waker work, where to read.
@@ -219,12 +170,15 @@ class WakerSuite : public ::testing::Test {
                "NOTE_TRIGGER with flags 0, since EV_CLEAR in a trigger cancels "
                "it on FreeBSD and in the emulation; pipe: write a byte), and "
                "the constructor must register it for reading under the token "
-               "it was given. See ") +
+               "it was given.") +
            Case::kReadme;
   }
 
  private:
-  bool Saw(Token token) const { return SawToken(events_, token); }
+  // Wake sources (and the rescue pipe) show up readable.
+  bool Saw(Token token) const {
+    return HasToken(events_, token, Event::kReadable);
+  }
 
   Poll poll_;
   Events events_;
@@ -235,26 +189,26 @@ class WakerSuite : public ::testing::Test {
 TYPED_TEST_SUITE_P(WakerSuite);
 
 TYPED_TEST_P(WakerSuite, NewWakerIsQuiet) {
-  typename TestFixture::Waker waker(this->registry(), kWakerToken);
+  typename TestFixture::Waker waker(this->registry(), kWakeToken);
   EXPECT_FALSE(this->WaitReportsWake(kQuietPeriod))
       << "nobody called Wake(), yet " << this->Reported()
       << ". A new waker must start un-woken (an eventfd at 0, a pipe empty), "
-         "or the loop wakes up for nothing. See "
+         "or the loop wakes up for nothing."
       << TypeParam::kReadme;
 }
 
 TYPED_TEST_P(WakerSuite, WakeThenPollSeesIt) {
-  typename TestFixture::Waker waker(this->registry(), kWakerToken);
+  typename TestFixture::Waker waker(this->registry(), kWakeToken);
   waker.Wake();
   EXPECT_TRUE(this->WaitForWake())
       << "wake lost: Wake() returned on this thread, then poll() waited "
       << kWakeDeadline.count() << " ms and " << this->Reported()
-      << ", no event with the waker's token " << kWakerToken << "."
+      << ", no event with the waker's token " << kWakeToken << "."
       << this->Why();
 }
 
 TYPED_TEST_P(WakerSuite, WakeFromAnotherThreadUnblocksPoll) {
-  typename TestFixture::Waker waker(this->registry(), kWakerToken);
+  typename TestFixture::Waker waker(this->registry(), kWakeToken);
   Latch about_to_wait(1);
   std::atomic<long> loop_tid{0};
   std::atomic<bool> waker_started{false};
@@ -264,8 +218,7 @@ TYPED_TEST_P(WakerSuite, WakeFromAnotherThreadUnblocksPoll) {
     waker_started = true;
     // Best effort, not needed for correctness: let the loop block first, so
     // that what is tested is "wake a thread asleep in the kernel".
-    WaitUntil([&] { return waker_suite_internal::ParkedInKernel(loop_tid); },
-              std::chrono::milliseconds(500));
+    WaitUntilBlockedInKernel(loop_tid, std::chrono::milliseconds(500));
     try {
       waker.Wake();
     } catch (...) {
@@ -279,7 +232,7 @@ TYPED_TEST_P(WakerSuite, WakeFromAnotherThreadUnblocksPoll) {
     returned = FinishesWithin(
         kWakeDeadline,
         [&] {
-          loop_tid = waker_suite_internal::ThisThreadKernelId();
+          loop_tid = CurrentThreadId();
           about_to_wait.CountDown();
           this->poll().Wait(this->events(), std::nullopt);
         },
@@ -305,7 +258,7 @@ TYPED_TEST_P(WakerSuite, WakeFromAnotherThreadUnblocksPoll) {
 }
 
 TYPED_TEST_P(WakerSuite, WakesBeforePollCoalesce) {
-  typename TestFixture::Waker waker(this->registry(), kWakerToken);
+  typename TestFixture::Waker waker(this->registry(), kWakeToken);
   constexpr int kWakes = 10;
   for (int i = 0; i < kWakes; ++i) waker.Wake();
   ASSERT_TRUE(this->WaitForWake())
@@ -317,12 +270,12 @@ TYPED_TEST_P(WakerSuite, WakesBeforePollCoalesce) {
       << "loop consumed it, nobody woke again, yet the next poll reported the "
       << "waker again (" << this->Reported() << "). A waker that stays ready "
       << "after its event was reported (an EVFILT_USER event without "
-      << "EV_CLEAR, a source watched level-triggered) makes the loop spin. See "
+      << "EV_CLEAR, a source watched level-triggered) makes the loop spin."
       << TypeParam::kReadme;
 }
 
 TYPED_TEST_P(WakerSuite, NextWakeAfterConsumedEventIsSeen) {
-  typename TestFixture::Waker waker(this->registry(), kWakerToken);
+  typename TestFixture::Waker waker(this->registry(), kWakeToken);
   for (int round = 1; round <= 3; ++round) {
     waker.Wake();
     ASSERT_TRUE(this->WaitForWake())
@@ -341,7 +294,7 @@ TYPED_TEST_P(WakerSuite, NextWakeAfterConsumedEventIsSeen) {
 }
 
 TYPED_TEST_P(WakerSuite, PollAfterConsumedWakeReportsNothing) {
-  typename TestFixture::Waker waker(this->registry(), kWakerToken);
+  typename TestFixture::Waker waker(this->registry(), kWakeToken);
   waker.Wake();
   ASSERT_TRUE(this->WaitForWake()) << "wake lost: Wake() returned, then "
                                    << this->Reported() << "." << this->Why();
@@ -351,13 +304,12 @@ TYPED_TEST_P(WakerSuite, PollAfterConsumedWakeReportsNothing) {
       << "poll reported the waker again (" << this->Reported() << "). "
       << "A consumed wake must not come back, or the loop spins: the Poll "
       << "is edge-triggered (EPOLLET, EV_CLEAR), so a waker's source must be "
-      << "too (an EVFILT_USER event needs EV_CLEAR). See "
-      << TypeParam::kReadme;
+      << "too (an EVFILT_USER event needs EV_CLEAR)." << TypeParam::kReadme;
 }
 
 TYPED_TEST_P(WakerSuite, TwoWakersOnOnePollAreIndependent) {
   constexpr Token kOtherToken{8};
-  typename TestFixture::Waker first(this->registry(), kWakerToken);
+  typename TestFixture::Waker first(this->registry(), kWakeToken);
   auto second = std::make_unique<typename TestFixture::Waker>(this->registry(),
                                                               kOtherToken);
   first.Wake();
@@ -375,19 +327,19 @@ TYPED_TEST_P(WakerSuite, TwoWakersOnOnePollAreIndependent) {
     FAIL() << "the first waker's Wake() threw \"" << e.what() << "\" after a "
            << "second waker on the same Poll was destroyed: the second one's "
            << "destructor removed the first one's wake source. Each waker "
-           << "needs its own (on kqueue: a unique EVFILT_USER ident). See "
+           << "needs its own (on kqueue: a unique EVFILT_USER ident)."
            << TypeParam::kReadme;
   }
   EXPECT_TRUE(this->WaitForWake())
       << "the first waker stopped working when a second waker on the same "
       << "Poll was destroyed (" << this->Reported() << "): the second one's "
       << "destructor removed the first one's wake source. Each waker needs "
-      << "its own (on kqueue: a unique EVFILT_USER ident). See "
+      << "its own (on kqueue: a unique EVFILT_USER ident)."
       << TypeParam::kReadme;
 }
 
 TYPED_TEST_P(WakerSuite, ConcurrentWakesNeverLoseTheLastOne) {
-  typename TestFixture::Waker waker(this->registry(), kWakerToken);
+  typename TestFixture::Waker waker(this->registry(), kWakeToken);
   constexpr int kThreads = 4;
   constexpr int kWakesPerThread = 1000;
   constexpr int kTotal = kThreads * kWakesPerThread;
@@ -454,7 +406,7 @@ TYPED_TEST_P(WakerSuite, ConcurrentWakesNeverLoseTheLastOne) {
 
 TYPED_TEST_P(WakerSuite, DescriptorsAreCloseOnExec) {
   const std::set<int> before = OpenFdNumbers();
-  typename TestFixture::Waker waker(this->registry(), kWakerToken);
+  typename TestFixture::Waker waker(this->registry(), kWakeToken);
   const std::set<int> after = OpenFdNumbers();
   std::vector<int> opened;
   std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
@@ -469,7 +421,7 @@ TYPED_TEST_P(WakerSuite, DescriptorsAreCloseOnExec) {
         << "fd " << fd << ", opened by the waker, is not close-on-exec: every "
         << "program this process starts (fork + exec) would inherit it, and a "
         << "child holding a pipe's write end keeps the pipe alive. Create it "
-        << "with the flag (EFD_CLOEXEC, pipe2(O_CLOEXEC)). See "
+        << "with the flag (EFD_CLOEXEC, pipe2(O_CLOEXEC))."
         << TypeParam::kReadme;
   }
 }
@@ -478,7 +430,7 @@ TYPED_TEST_P(WakerSuite, ThousandWakersLeakNoDescriptor) {
   constexpr int kWakers = 1000;
   const int before = CountOpenFds();
   for (int i = 0; i < kWakers; ++i) {
-    typename TestFixture::Waker waker(this->registry(), kWakerToken);
+    typename TestFixture::Waker waker(this->registry(), kWakeToken);
     if (i % 100 == 0) waker.Wake();  // Destroyed with a wake pending, too.
   }
   const int after = CountOpenFds();
@@ -486,7 +438,7 @@ TYPED_TEST_P(WakerSuite, ThousandWakersLeakNoDescriptor) {
       << "creating and destroying " << kWakers << " wakers changed the number "
       << "of open descriptors from " << before << " to " << after << ": the "
       << "destructor must close everything the waker opened (keep each "
-      << "descriptor in an Fd member and it closes itself). See "
+      << "descriptor in an Fd member and it closes itself)."
       << TypeParam::kReadme;
 }
 

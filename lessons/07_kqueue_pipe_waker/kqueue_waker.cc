@@ -11,15 +11,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "loop/kqueue_selector.h"  // TokenToUdata
 #include "tools/support/sys_error.h"
 #include "tools/support/todo.h"
 
 namespace loop {
 namespace {
-
-void* TokenToUdata(Token token) {
-  return reinterpret_cast<void*>(static_cast<std::uintptr_t>(token.value));
-}
 
 // Applies one change to `kq`; kevent() with no event list reports a failed
 // change as -1 and errno.

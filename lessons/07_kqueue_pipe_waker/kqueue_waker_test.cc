@@ -12,19 +12,21 @@
 #include "loop/registry.h"
 #include "loop/waker_suite.h"
 
+// In the global namespace so that gtest names it shortly: "where TypeParam =
+// KqueueOnKqueue". EV_CLEAR resets the user event once reported: the loop has
+// nothing to drain.
+struct KqueueOnKqueue {
+  using Waker = loop::KqueueWaker;
+  static constexpr loop::Backend kBackend = loop::Backend::kKqueue;
+  static constexpr const char* kName = "OnKqueue";
+  static constexpr const char* kReadme =
+      " See lessons/07_kqueue_pipe_waker/README.md.";
+  static void AfterWakeEvent(Waker&) {}
+};
+
 namespace loop {
 namespace testing {
 namespace {
-
-// EV_CLEAR resets the user event once reported: the loop has nothing to drain.
-struct KqueueOnKqueue {
-  using Waker = KqueueWaker;
-  static constexpr Backend kBackend = Backend::kKqueue;
-  static constexpr const char* kName = "OnKqueue";
-  static constexpr const char* kReadme =
-      "lessons/07_kqueue_pipe_waker/README.md";
-  static void AfterWakeEvent(Waker&) {}
-};
 
 INSTANTIATE_TYPED_TEST_SUITE_P(KqueueWaker, WakerSuite,
                                ::testing::Types<KqueueOnKqueue>, WakerCaseName);
@@ -37,7 +39,7 @@ TEST(KqueueWakerTest, RefusesAPollThatIsNotKqueue) {
   }
   Poll poll(Backend::kEpoll);
   try {
-    KqueueWaker waker(poll.registry(), kWakerToken);
+    KqueueWaker waker(poll.registry(), kWakeToken);
     ADD_FAILURE()
         << "a KqueueWaker was built on an epoll Poll: its EVFILT_USER event "
            "would have to live in a kqueue this Poll does not have";

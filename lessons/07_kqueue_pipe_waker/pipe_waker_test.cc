@@ -21,7 +21,7 @@ namespace loop {
 namespace testing {
 namespace {
 
-constexpr const char* kLessonReadme = "lessons/07_kqueue_pipe_waker/README.md";
+constexpr char kReadme[] = " See lessons/07_kqueue_pipe_waker/README.md.";
 
 // A pipe keeps every byte: the loop drains it after each of the waker's events.
 template <Backend kB>
@@ -30,24 +30,38 @@ struct PipeOn {
   static constexpr Backend kBackend = kB;
   static constexpr const char* kName =
       kB == Backend::kEpoll ? "OnEpoll" : "OnKqueue";
-  static constexpr const char* kReadme = kLessonReadme;
+  static constexpr const char* kReadme = ::loop::testing::kReadme;
   static void AfterWakeEvent(Waker& waker) {
     if (!IsNonBlocking(waker.read_fd_for_testing())) {
       ADD_FAILURE() << "the pipe's read end is blocking, so Drain() would "
                        "sleep forever once the pipe is empty (the test did not "
-                       "call it). Make the pipe with O_NONBLOCK. See "
-                    << kLessonReadme;
+                       "call it). Make the pipe with O_NONBLOCK."
+                    << kReadme;
       return;
     }
     waker.Drain();
   }
 };
 
+}  // namespace
+}  // namespace testing
+}  // namespace loop
+
+// The cases are named in the global namespace so that gtest names them
+// shortly: "where TypeParam = PipeOnEpoll".
 #if defined(__linux__)
-using PipeCases =
-    ::testing::Types<PipeOn<Backend::kEpoll>, PipeOn<Backend::kKqueue>>;
+struct PipeOnEpoll : loop::testing::PipeOn<loop::Backend::kEpoll> {};
+#endif
+struct PipeOnKqueue : loop::testing::PipeOn<loop::Backend::kKqueue> {};
+
+namespace loop {
+namespace testing {
+namespace {
+
+#if defined(__linux__)
+using PipeCases = ::testing::Types<PipeOnEpoll, PipeOnKqueue>;
 #else
-using PipeCases = ::testing::Types<PipeOn<Backend::kKqueue>>;
+using PipeCases = ::testing::Types<PipeOnKqueue>;
 #endif
 INSTANTIATE_TYPED_TEST_SUITE_P(PipeWaker, WakerSuite, PipeCases, WakerCaseName);
 
@@ -77,22 +91,22 @@ long FillPipe(int write_fd) {
 
 TEST(PipeWakerTest, BothEndsAreNonBlocking) {
   Poll poll;
-  PipeWaker waker(poll.registry(), kWakerToken);
+  PipeWaker waker(poll.registry(), kWakeToken);
   EXPECT_TRUE(IsNonBlocking(waker.write_fd_for_testing()))
       << "the pipe's write end is blocking: when the pipe is full, Wake() "
          "would sleep until the loop drains it, and a loop thread that wakes "
-         "itself would never wake up. Make the pipe with O_NONBLOCK. See "
-      << kLessonReadme;
+         "itself would never wake up. Make the pipe with O_NONBLOCK."
+      << kReadme;
   EXPECT_TRUE(IsNonBlocking(waker.read_fd_for_testing()))
       << "the pipe's read end is blocking: Drain() reads until the pipe is "
          "empty, and on a blocking fd that last read sleeps until the next "
-         "Wake(). Make the pipe with O_NONBLOCK. See "
-      << kLessonReadme;
+         "Wake(). Make the pipe with O_NONBLOCK."
+      << kReadme;
 }
 
 TEST(PipeWakerTest, DrainEmptiesThePipe) {
   Poll poll;
-  PipeWaker waker(poll.registry(), kWakerToken);
+  PipeWaker waker(poll.registry(), kWakeToken);
   const int read_fd = waker.read_fd_for_testing();
   // On a blocking read end, Drain() would hang instead of failing.
   ASSERT_TRUE(IsNonBlocking(read_fd)) << "the read end must be O_NONBLOCK; see "
@@ -110,8 +124,8 @@ TEST(PipeWakerTest, DrainEmptiesThePipe) {
   } catch (const std::exception& e) {
     FAIL() << "Drain() threw \"" << e.what()
            << "\". EAGAIN from read() means the pipe is empty, which is where "
-              "Drain() stops: return. See "
-           << kLessonReadme;
+              "Drain() stops: return."
+           << kReadme;
   }
   char byte;
   const ssize_t n = read(read_fd, &byte, 1);
@@ -121,8 +135,8 @@ TEST(PipeWakerTest, DrainEmptiesThePipe) {
       << " bytes) and one Drain(), the pipe still held bytes. Drain() must "
          "read until read() fails with EAGAIN: bytes left behind keep the "
          "pipe readable, the edge-triggered Poll reports nothing new, and once "
-         "the pipe is full every Wake() is silently dropped. See "
-      << kLessonReadme;
+         "the pipe is full every Wake() is silently dropped."
+      << kReadme;
   EXPECT_NO_THROW(waker.Drain()) << "Drain() on an empty pipe must simply "
                                     "return: EAGAIN means \"nothing to drain\"";
 }
@@ -130,7 +144,7 @@ TEST(PipeWakerTest, DrainEmptiesThePipe) {
 TEST(PipeWakerTest, WakeOnAFullPipeIsAlreadyAWake) {
   Poll poll;
   Events events(8);
-  PipeWaker waker(poll.registry(), kWakerToken);
+  PipeWaker waker(poll.registry(), kWakeToken);
   const int write_fd = waker.write_fd_for_testing();
   ASSERT_TRUE(IsNonBlocking(write_fd))
       << "the write end must be O_NONBLOCK, or filling the pipe blocks this "
@@ -150,22 +164,22 @@ TEST(PipeWakerTest, WakeOnAFullPipeIsAlreadyAWake) {
   } catch (const std::exception& e) {
     FAIL() << "Wake() on a full pipe threw \"" << e.what()
            << "\". A full pipe is readable and not yet drained, so a wake is "
-              "already pending: Wake() should treat EAGAIN as success. See "
-           << kLessonReadme;
+              "already pending: Wake() should treat EAGAIN as success."
+           << kReadme;
   }
   poll.Wait(events, kWakeDeadline);
-  ASSERT_TRUE(SawToken(events, kWakerToken))
+  ASSERT_TRUE(HasToken(events, kWakeToken, Event::kReadable))
       << "a full pipe (" << written
       << " bytes) produced no event for the waker: is "
       << "its read end registered for reading under the waker's token?";
   waker.Drain();
   waker.Wake();
   poll.Wait(events, kWakeDeadline);
-  EXPECT_TRUE(SawToken(events, kWakerToken))
+  EXPECT_TRUE(HasToken(events, kWakeToken, Event::kReadable))
       << "after the full pipe was drained, Wake() produced no event. The "
          "loop's Drain() empties the pipe; the next byte makes it readable "
-         "again, which is a new edge. See "
-      << kLessonReadme;
+         "again, which is a new edge."
+      << kReadme;
 }
 
 }  // namespace

@@ -48,14 +48,16 @@
 #include "tools/support/sys_error.h"
 #include "tools/testing/deadline.h"
 #include "tools/testing/fds.h"
+#include "tools/testing/wakes.h"
 
 namespace loop {
 namespace {
 
 using std::chrono::milliseconds;
 using testing::Clock;
+using testing::kWakeToken;
+using testing::SeesToken;
 
-constexpr Token kWakeToken{42};
 constexpr Token kRescueToken{7};
 
 // How long a test waits for a wake that should be pending already. A pending
@@ -63,7 +65,7 @@ constexpr Token kRescueToken{7};
 // after this long.
 constexpr milliseconds kWakeDeadline{1500};
 
-constexpr char kSeeReadme[] = " See lessons/09_early_drop/README.md.";
+constexpr char kReadme[] = " See lessons/09_early_drop/README.md.";
 
 // A copy that writes into a pipe whose read end the creating Waker has just
 // closed gets SIGPIPE, which would end the whole test binary and hide every
@@ -135,21 +137,6 @@ constexpr char kFix[] =
     "the Poll and every handle (Arc). If the handles share it already, the "
     "Poll needs a share of its own (Registry::Retain); otherwise the last "
     "handle still closes it before the loop looks.";
-
-// Waits in Poll::Wait, for at most `deadline` in total, until an event for
-// `token` arrives. Other events (spurious ones are allowed) are skipped.
-bool SeesToken(Poll& poll, Token token, milliseconds deadline) {
-  Events events(8);
-  const auto end = Clock::now() + deadline;
-  for (;;) {
-    auto left = std::chrono::duration_cast<milliseconds>(end - Clock::now());
-    poll.Wait(events, std::max(left, milliseconds(0)));
-    for (const Event& event : events) {
-      if (event.token() == token) return true;
-    }
-    if (Clock::now() >= end) return false;
-  }
-}
 
 // What Wake() did, as text: "kWoken", "kPollGone" or "threw: <what>".
 std::string WakeOutcome(const Waker& waker) {
@@ -259,8 +246,7 @@ TEST_P(EarlyDrop, WakeThenDropBeforePoll) {
   EXPECT_TRUE(SeesToken(poll, kWakeToken, kWakeDeadline))
       << "wake lost: a thread called Wake() and then destroyed its Waker, and "
          "the next Poll::Wait saw nothing for "
-      << kWakeDeadline.count() << " ms. " << WhyLost(c.kind) << kFix
-      << kSeeReadme;
+      << kWakeDeadline.count() << " ms. " << WhyLost(c.kind) << kFix << kReadme;
 }
 
 // ---------------------------------------------------------------------------------
@@ -313,7 +299,7 @@ TEST_P(EarlyDrop, WakerMovedIntoThreadThatExits) {
          "unblocked it through a second pipe; a real loop would sleep "
          "forever). The Waker was moved into the thread, so it was destroyed "
          "when the thread ended. "
-      << WhyLost(c.kind) << kFix << kSeeReadme;
+      << WhyLost(c.kind) << kFix << kReadme;
   poll.registry().Deregister(rescue.read.get());
 }
 
@@ -427,7 +413,7 @@ TEST_P(EarlyDrop, HandleOutlivesItsPoll) {
       EXPECT_TRUE(cloexec) << "the wake source's fd " << fd
                            << " was not close-on-exec: create (or duplicate) "
                               "every descriptor with CLOEXEC."
-                           << kSeeReadme;
+                           << kReadme;
     }
   }
 
@@ -436,7 +422,7 @@ TEST_P(EarlyDrop, HandleOutlivesItsPoll) {
          "touch nothing: there is nobody left to wake. A handle learns it from "
          "the Poll's own share: ~PollLink (what the Poll retained) clears a "
          "poll_alive flag in the source, and Wake() checks it first."
-      << kSeeReadme;
+      << kReadme;
   for (const auto& decoy : decoys) {
     EXPECT_EQ(decoy->size(), 0)
         << "stale write: a Waker handle that outlived its Poll wrote "
@@ -447,9 +433,8 @@ TEST_P(EarlyDrop, HandleOutlivesItsPoll) {
         << WakerKindName(c.kind)
         << " had before it was closed. The handle only borrowed the number. If "
            "the handles share ownership of the wake source, its descriptor "
-           "stays open while any handle lives, so the number cannot be "
-           "reused."
-        << kSeeReadme;
+           "stays open while any handle lives, so the number cannot be reused."
+        << kReadme;
   }
   EXPECT_FALSE(closed_by_handle.empty())
       << "dropping the last handle, after its Poll was gone, closed no "
@@ -460,7 +445,7 @@ TEST_P(EarlyDrop, HandleOutlivesItsPoll) {
                 "its own duplicate: fcntl(kq, F_DUPFD_CLOEXEC, 0)."
               : ". The wake source must own its descriptors, and every handle "
                 "must share the source.")
-      << kSeeReadme;
+      << kReadme;
   if (other_poll) {
     EXPECT_FALSE(SeesToken(*other_poll, kWakeToken, milliseconds(50)))
         << "foreign wake: a Waker handle whose Poll was gone triggered "
@@ -471,7 +456,7 @@ TEST_P(EarlyDrop, HandleOutlivesItsPoll) {
         << ". The handle only borrowed the number. Own a duplicate of the "
            "kqueue descriptor in the shared wake source, and check that the "
            "Poll is alive."
-        << kSeeReadme;
+        << kReadme;
   }
 }
 
@@ -569,7 +554,7 @@ TEST_P(EarlyDrop, ManyHandlesDroppedInRandomOrder) {
       << " threads each woke the Poll through their own handle and then "
          "dropped it, and after the last drop Poll::Wait saw nothing for "
       << kWakeDeadline.count() << " ms. " << story.str() << ". "
-      << WhyLost(c.kind) << kFix << kSeeReadme;
+      << WhyLost(c.kind) << kFix << kReadme;
   std::ostringstream failures;
   for (int i = 0; i < kThreads; ++i) {
     if (errors[i].empty()) continue;
@@ -581,7 +566,7 @@ TEST_P(EarlyDrop, ManyHandlesDroppedInRandomOrder) {
          "descriptor (or user event) after the creating Waker had closed (or "
          "deleted) it:"
       << failures.str() << "\n"
-      << story.str() << "." << kSeeReadme;
+      << story.str() << "." << kReadme;
 }
 
 }  // namespace

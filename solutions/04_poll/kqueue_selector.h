@@ -14,6 +14,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -22,6 +23,19 @@
 #include "loop/selector.h"
 
 namespace loop {
+
+static_assert(sizeof(std::uintptr_t) >= sizeof(std::uint64_t),
+              "a Token travels in kevent.udata, which must hold 64 bits");
+
+// A Token through kevent.udata and back (all 64 bits; the KqueueSelector and
+// lesson 07's KqueueWaker send tokens this way).
+inline void* TokenToUdata(Token token) {
+  return reinterpret_cast<void*>(static_cast<std::uintptr_t>(token.value));
+}
+inline Token TokenFromUdata(void* udata) {
+  return Token{
+      static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(udata))};
+}
 
 // The changelist that makes `fd`'s registration exactly `interest`: element 0
 // is for EVFILT_READ, element 1 for EVFILT_WRITE. A wanted filter is EV_ADD |

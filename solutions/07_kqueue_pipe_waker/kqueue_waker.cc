@@ -11,14 +11,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "loop/kqueue_selector.h"  // TokenToUdata
 #include "tools/support/sys_error.h"
 
 namespace loop {
 namespace {
-
-void* TokenToUdata(Token token) {
-  return reinterpret_cast<void*>(static_cast<std::uintptr_t>(token.value));
-}
 
 // Applies one change to `kq`; kevent() with no event list reports a failed
 // change as -1 and errno.

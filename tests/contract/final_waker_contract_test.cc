@@ -47,6 +47,11 @@ Waker HandleFor(Registry& registry, Token token, WakerKind kind) {
   return it->second;  // A copy: one more owner.
 }
 
+}  // namespace
+
+// Not in the anonymous namespace: the suite's lambdas capture a FinalWaker, and
+// the case types that name it are global (see below), which gcc would warn
+// about (-Wsubobject-linkage).
 template <WakerKind kKind>
 class FinalWaker {
  public:
@@ -64,7 +69,7 @@ class FinalWaker {
   Waker waker_;
 };
 
-constexpr const char* kReadme = "lessons/09_early_drop/README.md";
+inline constexpr char kReadme[] = " See lessons/09_early_drop/README.md.";
 
 // What the loop does after the waker's event, as in lessons 06 and 07: nothing
 // for an edge-triggered eventfd or EVFILT_USER, Drain() for a pipe.
@@ -78,9 +83,14 @@ struct Case {
   }
 };
 
-#define LOOP_CASE(Type, kind, backend, name)   \
-  struct Type : Case<kind, backend> {          \
-    static constexpr const char* kName = name; \
+}  // namespace testing
+}  // namespace loop
+
+// The cases are named in the global namespace so that gtest names them
+// shortly: "where TypeParam = EventfdOnEpoll".
+#define LOOP_CASE(Type, kind, backend, name)                     \
+  struct Type : loop::testing::Case<loop::kind, loop::backend> { \
+    static constexpr const char* kName = name;                   \
   }
 
 #ifdef __linux__
@@ -93,6 +103,11 @@ LOOP_CASE(EventfdOnKqueue, WakerKind::kEventfd, Backend::kKqueue,
 LOOP_CASE(KqueueUserOnKqueue, WakerKind::kKqueueUser, Backend::kKqueue,
           "KqueueUserOnKqueue");
 LOOP_CASE(PipeOnKqueue, WakerKind::kPipe, Backend::kKqueue, "PipeOnKqueue");
+#undef LOOP_CASE
+
+namespace loop {
+namespace testing {
+namespace {
 
 using AllCases = ::testing::Types<
 #ifdef __linux__

@@ -18,7 +18,9 @@
 #include "tools/support/sys_error.h"
 #include "tools/testing/deadline.h"
 #include "tools/testing/errors.h"
+#include "tools/testing/events.h"
 #include "tools/testing/fds.h"
+#include "tools/testing/wakes.h"
 
 namespace loop {
 namespace testing {
@@ -28,24 +30,6 @@ using std::chrono::milliseconds;
 
 constexpr Token kToken{5};
 constexpr milliseconds kDeadline{2000};
-
-bool Saw(const Events& events, Token token) {
-  for (const Event& e : events) {
-    if (e.token() == token) return true;
-  }
-  return false;
-}
-
-// Waits (again on other events) until `token` is reported or kDeadline.
-bool SeesToken(Poll& poll, Token token) {
-  Events events(8);
-  const auto end = Clock::now() + kDeadline;
-  while (Clock::now() < end) {
-    poll.Wait(events, milliseconds(100));
-    if (Saw(events, token)) return true;
-  }
-  return false;
-}
 
 // Runs `op` with call `call` failing the `nth` time with `err`, and checks:
 // SysError whose what() names `names` and the errno; plan fired; no fd leaked.
@@ -147,7 +131,7 @@ TEST(WakerFaults, EventfdFails) {
     }
     Waker waker(poll.registry(), kToken, WakerKind::kEventfd);
     waker.Wake();
-    EXPECT_TRUE(SeesToken(poll, kToken)) << BackendName(backend);
+    EXPECT_TRUE(SeesToken(poll, kToken, kDeadline)) << BackendName(backend);
   }
 }
 
@@ -162,7 +146,7 @@ TEST(WakerFaults, Pipe2Fails) {
     }
     Waker waker(poll.registry(), kToken, WakerKind::kPipe);
     waker.Wake();
-    EXPECT_TRUE(SeesToken(poll, kToken)) << BackendName(backend);
+    EXPECT_TRUE(SeesToken(poll, kToken, kDeadline)) << BackendName(backend);
   }
 }
 
@@ -218,7 +202,7 @@ TEST(WakerFaults, KqueueUserAddFails) {
   }
   Waker waker(poll.registry(), kToken, WakerKind::kKqueueUser);
   waker.Wake();
-  EXPECT_TRUE(SeesToken(poll, kToken));
+  EXPECT_TRUE(SeesToken(poll, kToken, kDeadline));
 }
 
 // --- Registry ---------------------------------------------------------------
@@ -242,7 +226,7 @@ TEST(RegistryFaults, FailedCallsChangeNothing) {
                    [&] { poll.registry().Deregister(raw.first); });
     // Still registered: the write is reported, and Deregister now works.
     ASSERT_EQ(write(raw.second, "x", 1), 1);
-    EXPECT_TRUE(SeesToken(poll, kToken)) << BackendName(backend);
+    EXPECT_TRUE(SeesToken(poll, kToken, kDeadline)) << BackendName(backend);
     poll.registry().Deregister(raw.first);
     EXPECT_EQ(CloseRaw(raw.first) + CloseRaw(raw.second), "");
   }
@@ -264,7 +248,7 @@ TEST(WaitFaults, EintrIsRetried) {
       bool seen = false;
       for (int i = 0; i < 5 && !seen; ++i) {
         poll.Wait(events, std::nullopt);  // EINTR must not end the wait.
-        seen = Saw(events, kToken);
+        seen = HasToken(events, kToken);
       }
       EXPECT_TRUE(seen) << BackendName(backend) << " nth " << nth;
       EXPECT_EQ(plan.fired(), nth == 1)
@@ -281,7 +265,7 @@ TEST(WaitFaults, EintrInsideTheKqueueEmulationIsRetried) {
   waker.Wake();
   poll.Wait(events, std::nullopt);
   EXPECT_TRUE(plan.fired());
-  EXPECT_TRUE(Saw(events, kToken));
+  EXPECT_TRUE(HasToken(events, kToken));
 }
 
 TEST(WaitFaults, OtherErrorsAreReportedAndPollStaysUsable) {
@@ -297,7 +281,7 @@ TEST(WaitFaults, OtherErrorsAreReportedAndPollStaysUsable) {
                      [&] { poll.Wait(events, milliseconds(0)); });
     }
     waker.Wake();
-    EXPECT_TRUE(SeesToken(poll, kToken)) << BackendName(backend);
+    EXPECT_TRUE(SeesToken(poll, kToken, kDeadline)) << BackendName(backend);
   }
 }
 
@@ -314,7 +298,7 @@ TEST(WakeFaults, WriteEintrIsRetried) {
         EXPECT_EQ(waker.Wake(), WakeResult::kWoken);
         EXPECT_TRUE(plan.fired());
       }
-      EXPECT_TRUE(SeesToken(poll, kToken)) << WakerKindName(kind);
+      EXPECT_TRUE(SeesToken(poll, kToken, kDeadline)) << WakerKindName(kind);
     }
   }
 }
@@ -358,7 +342,7 @@ TEST(WakeFaults, KqueueUserTriggerEintrIsRetriedAndErrorsReported) {
     EXPECT_EQ(waker.Wake(), WakeResult::kWoken);
     EXPECT_TRUE(plan.fired());
   }
-  EXPECT_TRUE(SeesToken(poll, kToken));
+  EXPECT_TRUE(SeesToken(poll, kToken, kDeadline));
 }
 
 // EAGAIN from write(eventfd) means the counter is at its maximum: Wake() resets
@@ -373,7 +357,7 @@ TEST(WakeFaults, EventfdWriteEagainResetsTheCounterAndWakes) {
       EXPECT_EQ(waker.Wake(), WakeResult::kWoken);
       EXPECT_TRUE(plan.fired());
     }
-    EXPECT_TRUE(SeesToken(poll, kToken)) << BackendName(backend);
+    EXPECT_TRUE(SeesToken(poll, kToken, kDeadline)) << BackendName(backend);
   }
 }
 

@@ -16,16 +16,19 @@
 #include "gtest/gtest.h"
 #include "loop/loop.h"
 #include "tools/testing/deadline.h"
+#include "tools/testing/events.h"
 #include "tools/testing/fds.h"
+#include "tools/testing/wakes.h"
 
 namespace loop {
 namespace {
 
 using std::chrono::milliseconds;
 using testing::FinishesWithin;
+using testing::HasToken;
+using testing::kWakeToken;
 using testing::Latch;
 
-constexpr Token kWakeToken{1};
 constexpr Token kRescueToken{2};
 constexpr milliseconds kDeadline{5000};
 
@@ -45,11 +48,6 @@ std::vector<Case> AllCases() {
 std::string NameOf(const ::testing::TestParamInfo<Case>& info) {
   return std::string(WakerKindName(info.param.kind)) + "_on_" +
          BackendName(info.param.backend);
-}
-
-bool Saw(const Events& events, Token token) {
-  return std::any_of(events.begin(), events.end(),
-                     [token](const Event& e) { return e.token() == token; });
 }
 
 class Stress : public ::testing::TestWithParam<Case> {};
@@ -84,11 +82,11 @@ TEST_P(Stress, ManyThreadsWakingTheLastWakeIsSeen) {
       [&] {
         while (observed < kTotal) {
           poll.Wait(events, std::nullopt);
-          if (Saw(events, kRescueToken)) {
+          if (HasToken(events, kRescueToken)) {
             rescued = true;
             return;
           }
-          if (Saw(events, kWakeToken)) {
+          if (HasToken(events, kWakeToken)) {
             waker.Drain();  // Before reading: a later wake leaves an event.
             observed = sequence.load(std::memory_order_acquire);
           }
@@ -130,7 +128,7 @@ TEST_P(Stress, RandomDropOrdersLoseNoWake) {
     bool seen = false;
     while (!seen && testing::Clock::now() < end) {
       poll.Wait(events, milliseconds(100));
-      seen = Saw(events, kWakeToken);
+      seen = HasToken(events, kWakeToken);
     }
     ASSERT_TRUE(seen) << "round " << round << ": handle " << waking
                       << " woke, then all 32 handles were dropped in random "

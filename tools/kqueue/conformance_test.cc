@@ -29,14 +29,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/syscall.h>
-#endif
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <sstream>
@@ -48,12 +44,14 @@
 #include "tools/support/sys_error.h"
 #include "tools/testing/deadline.h"
 #include "tools/testing/fds.h"
+#include "tools/testing/threads.h"
 
 namespace {
 
 using loop::ErrnoName;
 using loop::testing::CloseRaw;
 using loop::testing::CountOpenFds;
+using loop::testing::CurrentThreadId;
 using loop::testing::FinishesWithin;
 using loop::testing::IsOpen;
 using loop::testing::kDefaultDeadline;
@@ -61,6 +59,7 @@ using loop::testing::Latch;
 using loop::testing::RawPipe;
 using loop::testing::RawSocketPair;
 using loop::testing::WaitUntil;
+using loop::testing::WaitUntilBlockedInKernel;
 using std::chrono::milliseconds;
 
 const struct timespec kNoWait = {0, 0};
@@ -214,43 +213,6 @@ void ReadBytes(int fd, size_t count) {
       << ErrnoName(errno);
 }
 
-long CurrentThreadId() {
-#ifdef __linux__
-  return syscall(SYS_gettid);
-#else
-  return 0;
-#endif
-}
-
-// Waits (bounded) until thread `tid` of this process is asleep in the kernel,
-// so that what the test does next really happens while kevent() is blocked.
-// Linux only (it reads /proc); elsewhere it returns at once. The tests are
-// correct in either order: this only makes sure the blocked case is the one
-// exercised.
-void WaitUntilBlocked(long tid) {
-#ifdef __linux__
-  const std::string dir = "/proc/self/task/" + std::to_string(tid);
-  WaitUntil([&] {
-    std::ifstream stat(dir + "/stat");
-    if (!stat) return true;  // the thread is gone: nothing to wait for
-    std::string text((std::istreambuf_iterator<char>(stat)),
-                     std::istreambuf_iterator<char>());
-    const size_t paren = text.rfind(')');
-    if (paren == std::string::npos || paren + 2 >= text.size()) return true;
-    if (text[paren + 2] != 'S') return false;
-    // Asleep; if the kernel says where, make sure it is in epoll_wait(), not on
-    // a mutex on the way there.
-    std::ifstream wchan(dir + "/wchan");
-    std::string where;
-    std::getline(wchan, where);
-    return where.empty() || where == "0" ||
-           where.find("epoll") != std::string::npos;
-  });
-#else
-  (void)tid;
-#endif
-}
-
 // What a kevent() call made by BlockWhile() returned.
 struct Waited {
   bool in_time = false;
@@ -292,7 +254,7 @@ Waited BlockWhile(int kq, const std::function<void()>& act, int nevents = 4,
   Latch started(1);
   std::thread actor([&] {
     if (!started.Wait()) return;
-    WaitUntilBlocked(tid.load());
+    WaitUntilBlockedInKernel(tid.load(), kDefaultDeadline);
     act();
   });
   Waited w;
@@ -1454,8 +1416,8 @@ TEST(Threads, TwoWaitersBothReturnForTwoEvents) {
           std::thread first(wait_one, 0);
           std::thread second(wait_one, 1);
           EXPECT_TRUE(both_started.Wait());
-          WaitUntilBlocked(tids[0]);
-          WaitUntilBlocked(tids[1]);
+          WaitUntilBlockedInKernel(tids[0], kDefaultDeadline);
+          WaitUntilBlockedInKernel(tids[1], kDefaultDeadline);
           struct kevent triggers[2] = {
               Change(1, EVFILT_USER, 0, NOTE_TRIGGER),
               Change(2, EVFILT_USER, 0, NOTE_TRIGGER),
@@ -1466,8 +1428,7 @@ TEST(Threads, TwoWaitersBothReturnForTwoEvents) {
         },
         [&] { rescue(); });
     ASSERT_TRUE(in_time) << "round " << round
-                         << ": a waiter was left blocked with an event "
-                            "pending";
+                         << ": a waiter was left blocked with an event pending";
     ASSERT_EQ(got.load(), 2) << "round " << round;
   }
 }

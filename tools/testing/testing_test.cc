@@ -6,16 +6,23 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"
 #include "tools/support/sys_error.h"
 #include "tools/testing/deadline.h"
 #include "tools/testing/errors.h"
+#include "tools/testing/events.h"
 #include "tools/testing/fds.h"
+#include "tools/testing/threads.h"
 
 namespace loop {
 namespace testing {
@@ -157,6 +164,79 @@ TEST(Fds, CountsAndFlags) {
   EXPECT_FALSE(IsOpen(r));
   EXPECT_EQ(CountOpenFds(), before);
   EXPECT_NE(CloseRaw(r).find("EBADF"), std::string::npos);
+}
+
+#ifdef __linux__
+TEST(IsBlockedInKernel, TrueForAThreadAsleepInReadFalseWhileItRuns) {
+  EXPECT_NE(CurrentThreadId(), 0);
+  EXPECT_FALSE(IsBlockedInKernel(CurrentThreadId())) << "this thread runs";
+  EXPECT_FALSE(IsBlockedInKernel(0)) << "0: no thread id published yet";
+  const auto fds = RawPipe();
+  std::atomic<long> tid{0};
+  std::thread reader([&] {
+    tid = CurrentThreadId();
+    char byte;
+    EXPECT_EQ(read(fds.first, &byte, 1), 1);
+  });
+  ASSERT_TRUE(WaitUntil([&] { return tid.load() != 0; }));
+  EXPECT_TRUE(WaitUntilBlockedInKernel(tid, kDefaultDeadline))
+      << "a thread in read() on an empty pipe is blocked in the kernel";
+  ASSERT_EQ(write(fds.second, "x", 1), 1);
+  reader.join();
+  EXPECT_EQ(CloseRaw(fds.first), "");
+  EXPECT_EQ(CloseRaw(fds.second), "");
+}
+
+TEST(IsBlockedInKernel, FalseForAThreadWaitingOnACondition) {
+  if (!std::ifstream("/proc/self/syscall")) {
+    GTEST_SKIP() << "/proc/self/syscall is not readable here, so a futex "
+                    "cannot be told from another blocking call";
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  bool go = false;
+  std::atomic<long> tid{0};
+  std::thread waiter([&] {
+    tid = CurrentThreadId();
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return go; });
+  });
+  ASSERT_TRUE(WaitUntil([&] { return tid.load() != 0; }));
+  EXPECT_FALSE(WaitUntilBlockedInKernel(tid, milliseconds(100)))
+      << "a condition variable wait (futex) is not the kernel call a test "
+         "waits for";
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    go = true;
+  }
+  cv.notify_one();
+  waiter.join();
+}
+#endif
+
+struct FakeEvent {
+  int token_;
+  unsigned readiness_;
+  int token() const { return token_; }
+  unsigned readiness() const { return readiness_; }
+};
+
+std::ostream& operator<<(std::ostream& os, const FakeEvent& e) {
+  return os << "E" << e.token_;
+}
+
+TEST(Events, HasTokenLooksForTheTokenAndTheReadinessAsked) {
+  const std::vector<FakeEvent> events = {{1, 0b01}, {2, 0b10}};
+  EXPECT_TRUE(HasToken(events, 1));
+  EXPECT_TRUE(HasToken(events, 2, 0b10));
+  EXPECT_FALSE(HasToken(events, 1, 0b10));
+  EXPECT_FALSE(HasToken(events, 3));
+  EXPECT_FALSE(HasToken(std::vector<FakeEvent>{}, 1));
+}
+
+TEST(Events, DescribeEventsListsThemOrSaysThereAreNone) {
+  EXPECT_EQ(DescribeEvents(std::vector<FakeEvent>{}), "no events");
+  EXPECT_EQ(DescribeEvents(std::vector<FakeEvent>{{1, 0}, {2, 0}}), "E1, E2");
 }
 
 }  // namespace

@@ -177,6 +177,24 @@ class SmallChecksTest(unittest.TestCase):
         finally:
             shutil.rmtree(root)
 
+    def test_type_names_in_starter_logs_are_short(self):
+        root = tempfile.mkdtemp()
+        try:
+            self.assertEqual(workshop_check.lint_type_names(root), [])
+            write(root, "bazel-testlogs/lessons/06_eventfd_waker/eventfd_waker_test/test.log",
+                  "[  FAILED  ] EventfdWaker/WakerSuite/OnEpoll.NewWakerIsQuiet, where TypeParam = "
+                  "EventfdOnEpoll (0 ms)\n")
+            self.assertEqual(workshop_check.lint_type_names(root), [])
+            write(root, "bazel-testlogs/lessons/06_eventfd_waker/eventfd_waker_test/test.log",
+                  "[  FAILED  ] EventfdWaker/WakerSuite/OnEpoll.NewWakerIsQuiet, where TypeParam = "
+                  "loop::testing::(anonymous namespace)::EventfdOnEpoll (0 ms)\n")
+            problems = workshop_check.lint_type_names(root)
+            self.assertEqual(len(problems), 1)
+            self.assertIn("lessons/06_eventfd_waker:eventfd_waker_test prints "
+                          "'loop::testing::(anonymous namespace)::EventfdOnEpoll (0 ms)'", problems[0])
+        finally:
+            shutil.rmtree(root)
+
     def test_executed_actions_from_bazels_process_line(self):
         count = workshop_check.count_executed_actions
         self.assertEqual(count("INFO: 96 processes: 14 internal, 82 linux-sandbox.\n"), 82)
