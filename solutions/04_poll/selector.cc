@@ -49,8 +49,7 @@ std::unique_ptr<Selector> MakeSelector(Backend backend) {
 #else
       throw std::invalid_argument(
           "MakeSelector(epoll): epoll exists only on Linux, so this build has "
-          "no "
-          "epoll selector; use Backend::kKqueue (see AvailableBackends())");
+          "no epoll selector; use Backend::kKqueue (see AvailableBackends())");
 #endif
     case Backend::kKqueue:
       return std::make_unique<KqueueSelector>();

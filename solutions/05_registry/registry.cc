@@ -13,8 +13,8 @@ namespace loop {
 namespace {
 
 // A SysError whose message also says what to do about it:
-//   "Registry::Register(fd 7, token 3, READABLE) failed: EEXIST (File
-//   exists): <advice>"
+//   Registry::Register(fd 7, token 3, READABLE) failed: EEXIST (File exists)
+//   followed by ": " and the advice.
 // Callers catch it as SysError; err() is the errno value.
 class RegistryError : public SysError {
  public:

@@ -23,8 +23,8 @@
 //   Arc  ---+
 //   Arc  ---+--> [ strong | weak | T ]
 //   Weak ---+
-#ifndef SOLUTIONS_08_ARC_ARC_H_
-#define SOLUTIONS_08_ARC_ARC_H_
+#ifndef LOOP_ARC_H_
+#define LOOP_ARC_H_
 
 #include <atomic>
 #include <utility>
@@ -283,4 +283,4 @@ class Weak {
 
 }  // namespace loop
 
-#endif  // SOLUTIONS_08_ARC_ARC_H_
+#endif  // LOOP_ARC_H_

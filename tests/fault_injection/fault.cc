@@ -58,6 +58,15 @@ int Fail() {
   return -1;
 }
 
+// The body of every wrapper below but close's: fail this call as planned (`arg`
+// is the fd it is about, or -1), or pass it on to `real`.
+template <typename Real, typename... Args>
+auto FailOr(Call call, int arg, Real real, Args... args)
+    -> decltype(real(args...)) {
+  if (ShouldFail(call, arg)) return Fail();
+  return real(args...);
+}
+
 }  // namespace
 
 const char* CallName(Call call) {
@@ -101,33 +110,30 @@ int FaultPlan::calls() const { return plan.seen; }
 
 using loop::testing::Call;
 using loop::testing::Fail;
+using loop::testing::FailOr;
 using loop::testing::ShouldFail;
 
 extern "C" {
 
 int __wrap_epoll_create1(int flags) {
-  if (ShouldFail(Call::kEpollCreate1, -1)) return Fail();
-  return __real_epoll_create1(flags);
+  return FailOr(Call::kEpollCreate1, -1, __real_epoll_create1, flags);
 }
 
 int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event* event) {
-  if (ShouldFail(Call::kEpollCtl, fd)) return Fail();
-  return __real_epoll_ctl(epfd, op, fd, event);
+  return FailOr(Call::kEpollCtl, fd, __real_epoll_ctl, epfd, op, fd, event);
 }
 
 int __wrap_epoll_wait(int epfd, struct epoll_event* events, int max, int ms) {
-  if (ShouldFail(Call::kEpollWait, epfd)) return Fail();
-  return __real_epoll_wait(epfd, events, max, ms);
+  return FailOr(Call::kEpollWait, epfd, __real_epoll_wait, epfd, events, max,
+                ms);
 }
 
 int __wrap_eventfd(unsigned int initval, int flags) {
-  if (ShouldFail(Call::kEventfd, -1)) return Fail();
-  return __real_eventfd(initval, flags);
+  return FailOr(Call::kEventfd, -1, __real_eventfd, initval, flags);
 }
 
 int __wrap_pipe2(int fds[2], int flags) {
-  if (ShouldFail(Call::kPipe2, -1)) return Fail();
-  return __real_pipe2(fds, flags);
+  return FailOr(Call::kPipe2, -1, __real_pipe2, fds, flags);
 }
 
 // Every fcntl command takes at most one argument, an int or a pointer; read it
@@ -137,18 +143,15 @@ int __wrap_fcntl(int fd, int cmd, ...) {
   va_start(args, cmd);
   void* arg = va_arg(args, void*);
   va_end(args);
-  if (ShouldFail(Call::kFcntl, fd)) return Fail();
-  return __real_fcntl(fd, cmd, arg);
+  return FailOr(Call::kFcntl, fd, __real_fcntl, fd, cmd, arg);
 }
 
 ssize_t __wrap_read(int fd, void* buf, size_t n) {
-  if (ShouldFail(Call::kRead, fd)) return Fail();
-  return __real_read(fd, buf, n);
+  return FailOr(Call::kRead, fd, __real_read, fd, buf, n);
 }
 
 ssize_t __wrap_write(int fd, const void* buf, size_t n) {
-  if (ShouldFail(Call::kWrite, fd)) return Fail();
-  return __real_write(fd, buf, n);
+  return FailOr(Call::kWrite, fd, __real_write, fd, buf, n);
 }
 
 int __wrap_close(int fd) {
@@ -159,15 +162,12 @@ int __wrap_close(int fd) {
   return __real_close(fd);
 }
 
-int __wrap_kqueue(void) {
-  if (ShouldFail(Call::kKqueue, -1)) return Fail();
-  return __real_kqueue();
-}
+int __wrap_kqueue(void) { return FailOr(Call::kKqueue, -1, __real_kqueue); }
 
 int __wrap_kevent(int kq, const struct kevent* changes, int nchanges,
                   struct kevent* events, int nevents, const timespec* timeout) {
-  if (ShouldFail(Call::kKevent, kq)) return Fail();
-  return __real_kevent(kq, changes, nchanges, events, nevents, timeout);
+  return FailOr(Call::kKevent, kq, __real_kevent, kq, changes, nchanges, events,
+                nevents, timeout);
 }
 
 }  // extern "C"

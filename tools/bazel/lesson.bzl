@@ -46,17 +46,24 @@ def _lesson_dir():
 def _is_learner_package():
     return native.package_name().startswith("lessons/")
 
+def _loop_cc_library(name, **kwargs):
+    """A cc_library of this package whose headers are included as "loop/<header>"."""
+    native.cc_library(
+        name = name,
+        include_prefix = "loop",
+        strip_include_prefix = "/" + native.package_name(),
+        **kwargs
+    )
+
 def lesson_library(name, srcs = [], hdrs = [], deps = [], **kwargs):
     """A library whose headers are included as "loop/<header>" from either package.
 
     The reference library is public; the learner's is private to its package, so that
     nothing outside the lesson can come to depend on code a learner is still writing."""
-    native.cc_library(
+    _loop_cc_library(
         name = name,
         srcs = srcs,
         hdrs = hdrs,
-        include_prefix = "loop",
-        strip_include_prefix = "/" + native.package_name(),
         deps = deps + ["//tools/support"],
         visibility = ["//visibility:private"] if _is_learner_package() else ["//visibility:public"],
         **kwargs
@@ -95,12 +102,10 @@ def lesson(
             visibility = ["//visibility:public"],
         )
         if test_library:
-            native.cc_library(
+            _loop_cc_library(
                 name = test_library,
                 testonly = True,
                 hdrs = test_library_hdrs,
-                include_prefix = "loop",
-                strip_include_prefix = "/" + native.package_name(),
                 visibility = ["//visibility:public"],
                 deps = test_library_deps + ["//tools/testing", "@googletest//:gtest"],
             )

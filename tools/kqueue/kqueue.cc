@@ -20,11 +20,11 @@
 //     kqueue. (fstat cannot tell epoll instances apart: they share one inode.)
 //   - Freeing that state after the last descriptor is closed: Linux does not
 //     tell us, so each kqueue() call first frees the kqueues no open descriptor
-//     refers to any more (Registry::Reap).
+//     refers to any more (KqueueTable::Reap).
 //
-// Locking: Registry::mu_ guards the table of kqueues, Kqueue::mu_ one kqueue's
-// registrations and queue. The one blocking call, epoll_wait(), runs with no
-// lock held.
+// Locking: KqueueTable::mu_ guards the table of kqueues, EmulatedKqueue::mu_
+// one kqueue's registrations and queue. The one blocking call, epoll_wait(),
+// runs with no lock held.
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -105,7 +105,7 @@ struct Knote {
   // ident, filter, kept flags, udata and ext: the start of every event.
   struct kevent kev;
   bool enabled = true;
-  bool queued = false;  // waiting in Kqueue::ready_
+  bool queued = false;  // waiting in EmulatedKqueue::ready_
   // EVFILT_USER only.
   bool triggered = false;
   unsigned int user_fflags = 0;  // the low 24 bits
@@ -134,13 +134,13 @@ bool Fires(short filter, uint32_t revents) {
 }
 
 // Bytes ready to read, or 0 where Linux cannot tell (FIONREAD unsupported).
-int64_t Readable(int fd) {
+int64_t BytesReadable(int fd) {
   int n = 0;
   return ioctl(fd, FIONREAD, &n) == 0 && n > 0 ? n : 0;
 }
 
 // Space left in the write buffer of a pipe or socket; 0 for other kinds of fd.
-int64_t Writable(int fd) {
+int64_t BytesWritable(int fd) {
   struct stat st;
   if (fstat(fd, &st) != 0) return 0;
   int64_t capacity = 0;
@@ -191,12 +191,12 @@ class Deadline {
 // The state of one kqueue. Owns `wake_fd_`; does not own the epoll descriptor
 // (the caller of kqueue() does), so every method takes the descriptor the
 // caller used. Thread-safe.
-class Kqueue {
+class EmulatedKqueue {
  public:
-  explicit Kqueue(int wake_fd) : wake_fd_(wake_fd) {}
-  ~Kqueue() { CloseOwned(wake_fd_, "kqueue's eventfd"); }
-  Kqueue(const Kqueue&) = delete;
-  Kqueue& operator=(const Kqueue&) = delete;
+  explicit EmulatedKqueue(int wake_fd) : wake_fd_(wake_fd) {}
+  ~EmulatedKqueue() { CloseOwned(wake_fd_, "kqueue's eventfd"); }
+  EmulatedKqueue(const EmulatedKqueue&) = delete;
+  EmulatedKqueue& operator=(const EmulatedKqueue&) = delete;
 
   // True if `epfd` refers to this kqueue's epoll instance: our eventfd is
   // registered there and nowhere else. Re-registering it with the same settings
@@ -529,10 +529,10 @@ class Kqueue {
     bool eof;
     if (filter == EVFILT_READ) {
       eof = revents & (EPOLLRDHUP | EPOLLHUP);
-      ev.data = Readable(fd);
+      ev.data = BytesReadable(fd);
     } else {
       eof = revents & (EPOLLHUP | EPOLLERR);
-      ev.data = eof ? 0 : Writable(fd);
+      ev.data = eof ? 0 : BytesWritable(fd);
     }
     if (eof) ev.flags |= EV_EOF;
     if (kn.kev.flags & EV_ONESHOT) {
@@ -555,11 +555,11 @@ class Kqueue {
 
 // Every kqueue of this process. Thread-safe. Never destroyed, so that kevent()
 // works from threads still running while the process exits.
-class Registry {
+class KqueueTable {
  public:
-  static Registry& Get() {
-    static Registry* registry = new Registry;
-    return *registry;
+  static KqueueTable& Get() {
+    static KqueueTable* table = new KqueueTable;
+    return *table;
   }
 
   int Create() {
@@ -577,16 +577,16 @@ class Registry {
       CloseOwned(epfd, "epoll");
       return Fail(error);
     }
-    auto kq = std::make_shared<Kqueue>(wake);
+    auto kq = std::make_shared<EmulatedKqueue>(wake);
     all_.push_back(kq);
     by_fd_[epfd] = kq;
     return epfd;
   }
 
   // The kqueue `fd` refers to, or nullptr.
-  std::shared_ptr<Kqueue> Find(int fd) {
-    std::shared_ptr<Kqueue> cached;
-    std::vector<std::shared_ptr<Kqueue>> all;
+  std::shared_ptr<EmulatedKqueue> Find(int fd) {
+    std::shared_ptr<EmulatedKqueue> cached;
+    std::vector<std::shared_ptr<EmulatedKqueue>> all;
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = by_fd_.find(fd);
@@ -611,7 +611,7 @@ class Registry {
   }
 
  private:
-  Registry() {
+  KqueueTable() {
     pthread_atfork([] { Get().mu_.lock(); }, [] { Get().mu_.unlock(); },
                    [] { Get().ForgetAllInChild(); });
   }
@@ -621,7 +621,7 @@ class Registry {
   // not found there cost a walk over all open descriptors. Without /proc,
   // nothing is freed.
   void Reap() {
-    std::vector<std::shared_ptr<Kqueue>> unseen;
+    std::vector<std::shared_ptr<EmulatedKqueue>> unseen;
     for (auto it = by_fd_.begin(); it != by_fd_.end();) {
       int error;
       if (it->second->IsBehind(it->first, &error)) {
@@ -679,21 +679,22 @@ class Registry {
   }
 
   std::mutex mu_;
-  std::vector<std::shared_ptr<Kqueue>> all_;
+  std::vector<std::shared_ptr<EmulatedKqueue>> all_;
   // A descriptor number each kqueue was seen under: a cache, checked on use.
-  std::unordered_map<int, std::shared_ptr<Kqueue>> by_fd_;
+  std::unordered_map<int, std::shared_ptr<EmulatedKqueue>> by_fd_;
   // Kqueues of the parent, in a fork()ed child.
-  std::vector<std::shared_ptr<Kqueue>> forgotten_;
+  std::vector<std::shared_ptr<EmulatedKqueue>> forgotten_;
 };
 
 }  // namespace
 
-extern "C" int kqueue(void) { return Registry::Get().Create(); }
+extern "C" int kqueue(void) { return KqueueTable::Get().Create(); }
 
 extern "C" int kevent(int kq, const struct kevent* changelist, int nchanges,
                       struct kevent* eventlist, int nevents,
                       const struct timespec* timeout) {
-  std::shared_ptr<Kqueue> q = kq < 0 ? nullptr : Registry::Get().Find(kq);
+  std::shared_ptr<EmulatedKqueue> q =
+      kq < 0 ? nullptr : KqueueTable::Get().Find(kq);
   if (!q) return Fail(EBADF);
   if (nchanges < 0 || nevents < 0) return Fail(EINVAL);
   // Only NULL can be caught; another bad pointer crashes, as in any library.

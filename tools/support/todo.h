@@ -1,14 +1,15 @@
 // The marker for code the learner has not written yet.
 //
-//   int Epoll::Wait(...) { LOOP_TODO("02", "02_raw_epoll", "call epoll_wait
-//   ..."); }
+//   int Epoll::Wait(...) {
+//     LOOP_TODO("02", "02_raw_epoll", "Epoll::Wait: call epoll_wait ...");
+//   }
 //
 // It throws loop::Todo so that starters compile and each unfinished test fails
 // at run time with a pointer to the lesson's README instead of a build error.
 // Where a function cannot throw (noexcept, destructors), a starter leaves a
-// do-nothing body with a
-// TODO(lesson NN) comment instead, and the tests explain what did not happen:
-// aborting would stop the whole test binary and hide which tests fail.
+// do-nothing body with a TODO(lesson NN) comment instead, and the tests
+// explain what did not happen: aborting would stop the whole test binary and
+// hide which tests fail.
 #ifndef TOOLS_SUPPORT_TODO_H_
 #define TOOLS_SUPPORT_TODO_H_
 

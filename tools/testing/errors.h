@@ -1,8 +1,7 @@
 // Checking that a call fails with SysError, without a try/catch in every test.
 //
 //   auto error = SysErrorFrom([&] { epoll.Add(fd, EPOLLIN, 0); },
-//                             "adding fd 5 twice must throw SysError
-//                             (EEXIST)");
+//                             "adding an fd twice must throw EEXIST");
 //   if (error) EXPECT_EQ(error->err, EEXIST) << error->what;
 //
 // Thread-safe as gtest assertions are (any thread may report a failure).

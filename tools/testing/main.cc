@@ -20,14 +20,7 @@
 
 #include "gtest/gtest.h"
 #include "tools/testing/deadline.h"
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define LOOP_TEST_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define LOOP_TEST_SANITIZED 1
-#endif
-#endif
+#include "tools/testing/sanitized.h"
 
 namespace {
 

@@ -22,6 +22,7 @@
 #include "tools/testing/errors.h"
 #include "tools/testing/events.h"
 #include "tools/testing/fds.h"
+#include "tools/testing/sanitized.h"
 #include "tools/testing/threads.h"
 
 namespace loop {
@@ -98,13 +99,6 @@ TEST(WatchdogDeathTest, EndsABlockedProcessWithItsMessage) {
 
 // A crash names the test and the signal, and says what to try, instead of a log
 // that stops after "[ RUN ]". (Under ASan and TSan their own report does it.)
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define LOOP_TEST_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define LOOP_TEST_SANITIZED 1
-#endif
-#endif
 #ifndef LOOP_TEST_SANITIZED
 TEST(CrashDeathTest, NamesTheSignalAndWhatToTry) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
