@@ -73,9 +73,19 @@ def print_progress(lessons, results, out=sys.stdout):
     if current is None:
         out.write("Every lesson is green. Congratulations: you built an event loop from scratch.\n")
         return
-    nxt = (current, firsts[current.number])
-    l, first = nxt
-    out.write("Next: lesson %s, %s\n" % (l.number, l.title))
+    done = [i for i, (_, _, _, status) in enumerate(rows) if status == "done"]
+    wrapped = bool(done) and lessons.index(current) < done[-1]
+    if wrapped:
+        # A room that started late has finished the last lesson; what is open came before.
+        still = [l.number for l in earlier + [current]]
+        many = len(still) > 1
+        out.write("You have finished the last lesson, %s. %s %s %s still open: %s optional (each builds up "
+                  "to where you started), so go back only if you like.\n\n"
+                  % (rows[done[-1]][0].number, "Lessons" if many else "Lesson", _ranges(still),
+                     "are" if many else "is", "they are" if many else "it is"))
+        earlier = []
+    l, first = current, firsts[current.number]
+    out.write("%s: lesson %s, %s\n" % ("If you go back, start with" if wrapped else "Next", l.number, l.title))
     out.write("  read:  lessons/%s/README.md\n" % l.dir)
     for e in l.edits:
         out.write("  edit:  lessons/%s/%s\n" % (l.dir, e))
@@ -262,6 +272,9 @@ def cmd_start(args, root=ROOT, out=sys.stdout):
         out.write("\nThe build failed; the messages above say where. If you changed a lesson, "
                   "./tools/reset NN restores its starter.\n")
         return code
+    return cmd_progress(args, root, out)
+
+
 # ---------------------------------------------------------------------------------------
 
 

@@ -113,21 +113,23 @@ std::string NameOf(const ::testing::TestParamInfo<Case>& info) {
 
 // Why a wake disappears when its source goes before the loop looks.
 std::string WhyLost(WakerKind kind) {
+  const std::string by =
+      " (in the starter, by the Waker's destructor; once the handles share "
+      "the source, by the last handle to go)";
   switch (kind) {
     case WakerKind::kEventfd:
-      return "The eventfd was deregistered or closed before the loop polled "
-             "(in the starter, by the Waker's destructor). Either step "
-             "removes it from the Poll's interest list, and the readiness "
-             "that was already pending goes with it.";
+      return "The eventfd was deregistered or closed before the loop polled" +
+             by +
+             ". Either step removes it from the Poll's interest list, and the "
+             "readiness that was already pending goes with it.";
     case WakerKind::kPipe:
-      return "The pipe was deregistered or closed before the loop polled (in "
-             "the starter, by the Waker's destructor). Its read end left the "
-             "Poll's interest list, and the byte already written died with "
-             "the pipe.";
+      return "The pipe was deregistered or closed before the loop polled" + by +
+             ". Its read end left the Poll's interest list, and the byte "
+             "already written died with the pipe.";
     case WakerKind::kKqueueUser:
       return "The EVFILT_USER event was deleted (EV_DELETE) before the loop "
-             "polled (in the starter, by the Waker's destructor), and the "
-             "trigger that was pending went with it.";
+             "polled" +
+             by + ", and the trigger that was pending went with it.";
   }
   return "";
 }

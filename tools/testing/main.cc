@@ -13,12 +13,15 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tools/support/sys_error.h"
 #include "tools/testing/deadline.h"
 #include "tools/testing/sanitized.h"
 
@@ -59,7 +62,8 @@ const char* SignalName(int sig) {
   }
 }
 
-void OnCrash(int sig) {
+// Unused under the sanitizers, whose own reports say more.
+[[maybe_unused]] void OnCrash(int sig) {
   WriteAll("\nCRASH: ");
   WriteAll(crash_test_name);
   WriteAll(" died of ");
@@ -87,7 +91,12 @@ void InstallCrashHandler() {
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESETHAND | SA_NODEFER;
   for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) {
-    sigaction(sig, &action, nullptr);
+    if (sigaction(sig, &action, nullptr) == -1) {
+      std::fprintf(stderr,
+                   "warning: sigaction(%d) failed (%s): a crash will not be "
+                   "explained\n",
+                   sig, loop::ErrnoName(errno));
+    }
   }
 #endif
 }

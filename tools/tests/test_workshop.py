@@ -271,6 +271,15 @@ class ProgressTest(unittest.TestCase):
         self.assertIn("run:   bazel test //lessons/00_workflow:all", text)
         self.assertIn("TODO(lesson 00): say hi", text)
 
+    def test_last_lesson_done_says_so_and_calls_the_earlier_ones_optional(self):
+        out = io.StringIO()
+        everything = {"FdTest.ClosesOnDestruction": (True, ""), "FdTest.MoveLeavesSourceEmpty": (True, "")}
+        workshop.print_progress(self.lessons, self.results(False, everything), out)
+        text = out.getvalue()
+        self.assertIn("You have finished the last lesson, 01. Lesson 00 is still open: it is optional", text)
+        self.assertIn("If you go back, start with: lesson 00", text)
+        self.assertNotIn("Next: lesson 00", text)
+
     def test_all_green_congratulates(self):
         out = io.StringIO()
         everything = {"FdTest.ClosesOnDestruction": (True, ""), "FdTest.MoveLeavesSourceEmpty": (True, "")}
