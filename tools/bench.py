@@ -494,6 +494,32 @@ def write_outputs(data, docs_dir, page_path, out=sys.stdout):
     return plots
 
 
+def quick_check(root=ROOT, out=sys.stdout):
+    """./tools/check's step: the quick run, page and plots into a temp dir that is then
+    removed. Returns [(ok, message)]: one per binary and mode that ran clean, one per
+    problem, and one for the page."""
+    data, problems = run_suite(root, quick=True, out=out)
+    verdicts = [(False, "bench --quick: " + p) for p in problems]
+    for b in data["binaries"]:
+        for mode, run in sorted(b["runs"].items()):
+            bad = [name for name, r in run["results"].items() if r.get("error")]
+            if run["results"] and not bad:
+                verdicts.append((True, "bench --quick: %s %s: %d results" % (b["name"], mode, len(run["results"]))))
+    if not problems:
+        tmp = tempfile.mkdtemp(prefix="elfs-bench-check-")
+        try:
+            plots = write_outputs(data, os.path.join(tmp, "benchmarks"), os.path.join(tmp, "benchmarks.md"), out)
+            ok = len(plots) == len(BINARIES) or not shutil.which("gnuplot")
+            verdicts.append((ok, "bench --quick: the page and %d plots are generated" % len(plots) if ok else
+                             "bench --quick: gnuplot drew %d of %d plots (see bazel-check.log)"
+                             % (len(plots), len(BINARIES))))
+        except Exception as e:  # noqa: BLE001 - any failure of the page generator is a check failure
+            verdicts.append((False, "bench --quick: generating the page failed: %r" % e))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return verdicts
+
+
 def main(argv=None, root=ROOT, out=sys.stdout):
     parser = argparse.ArgumentParser(prog="tools/bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 
+import bench
 import measure
 from workshop_common import (PROGRESS_ROW, ROOT, UsageError, bazel_env, bazel_test,  # noqa: F401
                              lesson_status, load_manifest, parse_hints, progress_row)
@@ -491,6 +492,11 @@ def cmd_check(args, root=ROOT, out=sys.stdout):
     step("every solution and tool test (bazel test %s)" % " ".join(reference))
     results, code = bazel_test(reference, root=root, log=log)
     _tally_targets(tally, results, code, "solutions")
+
+    step("benchmarks build, run and parse (./tools/bench --quick: tests/benchmarks, -c opt, a tiny min_time)")
+    with open(log, "a") as bench_log:
+        for ok, what in bench.quick_check(root, out=bench_log):
+            tally.add(ok, what)
 
     step("curriculum: each starter fails exactly its listed tests (bazel test //lessons/...)")
     results, code = bazel_test(["//lessons/..."], root=root, log=log)
