@@ -39,7 +39,7 @@ class Binary:
     def __init__(self, name, question, baseline, counters=(), log_scale=True):
         self.name = name
         self.question = question
-        self.baseline = baseline  # function: result name -> baseline name (or None)
+        self.baseline = baseline  # function: result name -> baseline name; None: no ratios
         self.counters = tuple(counters)
         self.log_scale = log_scale
 
@@ -59,7 +59,7 @@ BINARIES = [
            _fixed("pending_wake/raw_eventfd_write"),
            counters=("write_syscalls_per_call", "read_syscalls_per_call")),
     Binary("many_producers", "Many producers: 1, 2, 8 threads waking one loop (ns per loop sleep)",
-           lambda _: None, counters=("wakes_per_sleep", "writes_per_wake", "syscalls_per_wake")),
+           None, counters=("wakes_per_sleep", "writes_per_wake", "syscalls_per_wake")),
     Binary("wait_scaling", "Poll::Wait with 1, 1k, 10k idle registrations and one active (ns per Wait)",
            _one_idle, log_scale=False),
 ]
@@ -121,7 +121,7 @@ def add_ratios(binary, results):
     """Sets result["ratio"] = ns / ns of its baseline in the same results (None when the
     binary has no baseline, or the baseline is missing, failed or took 0 ns)."""
     for name, r in results.items():
-        base_name = binary.baseline(name)
+        base_name = binary.baseline(name) if binary.baseline else None
         base = results.get(base_name) if base_name else None
         if base is None or base.get("error") or not base["ns"] or r.get("error"):
             r["ratio"] = None
@@ -148,6 +148,14 @@ def fmt_ns(ns):
     if ns >= 100:
         return "{:,.0f}".format(ns)
     return "%.1f" % ns
+
+
+def fmt_ns_cv(result):
+    """"2,827" or, with repetitions, "2,827 ±3%" (the coefficient of variation)."""
+    text = fmt_ns(result["ns"])
+    if result.get("cv") is not None:
+        text += " ±%.0f%%" % (100 * result["cv"])
+    return text
 
 
 def fmt_ratio(ratio):
@@ -179,7 +187,9 @@ def table(binary, runs):
     """The Markdown table of one binary: pinned and unpinned ns and ratio, and counters."""
     pinned = runs.get("pinned", {}).get("results", {})
     unpinned = runs.get("unpinned", {}).get("results", {})
-    head = ["benchmark", "pinned ns", "pinned ratio", "unpinned ns", "unpinned ratio"]
+    ratios = binary.baseline is not None
+    head = ["benchmark", "pinned ns", "pinned ratio", "unpinned ns", "unpinned ratio"] if ratios else \
+        ["benchmark", "pinned ns", "unpinned ns"]
     for c in binary.counters:
         head += ["%s (pinned)" % c, "%s (unpinned)" % c]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["--:"] * (len(head) - 1)) + "|"]
@@ -188,9 +198,9 @@ def table(binary, runs):
         for res in (pinned, unpinned):
             r = res.get(name)
             if r is None or r.get("error"):
-                row += ["failed: %s" % r["error"] if r else "-", "-"]
+                row += ["failed: %s" % r["error"] if r else "-"] + (["-"] if ratios else [])
             else:
-                row += [fmt_ns(r["ns"]), fmt_ratio(r.get("ratio"))]
+                row += [fmt_ns_cv(r)] + ([fmt_ratio(r.get("ratio"))] if ratios else [])
         for c in binary.counters:
             for res in (pinned, unpinned):
                 r = res.get(name)
@@ -301,10 +311,20 @@ def render_page(data, plots):
             if mode in b["runs"]:
                 lines.append(" ".join(b["runs"][mode]["command"]))
     lines += ["```", ""]
+    loads = []
+    for b in data["binaries"]:
+        for mode in ("pinned", "unpinned"):
+            la = b["runs"].get(mode, {}).get("load_avg")
+            if la:
+                loads.append("%s %s: %s" % (b["name"], mode, ", ".join("%.2f" % x for x in la)))
+    if loads:
+        lines += ["Load average (1, 5, 15 min) as each run started, from Google Benchmark's context: " +
+                  "; ".join(loads) + ".", ""]
     runs = ("the median of %d repetitions" % data["repetitions"] if data["repetitions"] > 1
             else "one run (--quick: not a measurement)")
-    lines += ["Times are real (wall-clock) ns per iteration, %s; a ratio is the time" % runs,
-              "divided by the baseline's, measured in the same run of the same binary.", ""]
+    lines += ["Times are real (wall-clock) ns per iteration, %s (± its coefficient of" % runs,
+              "variation across the repetitions); a ratio is the time divided by the baseline's,",
+              "measured in the same run of the same binary.", ""]
     lines += ["## Goals", ""] + goal_lines({b["name"]: b["runs"] for b in data["binaries"]}) + [""]
     for b in data["binaries"]:
         binary = next(x for x in BINARIES if x.name == b["name"])
@@ -524,9 +544,18 @@ def main(argv=None, root=ROOT, out=sys.stdout):
     parser = argparse.ArgumentParser(prog="tools/bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="tiny --benchmark_min_time, one repetition, output into a temp dir (not docs/)")
+    parser.add_argument("--render", action="store_true",
+                        help="no run: regenerate docs/benchmarks.md and the plots from docs/benchmarks/results.json")
     parser.add_argument("--only", action="append", choices=[b.name for b in BINARIES],
                         help="run only this binary (repeatable); with it, docs/ is not written")
     args = parser.parse_args(argv)
+    if args.render:
+        docs = os.path.join(root, "docs", "benchmarks")
+        with open(os.path.join(docs, "results.json")) as f:
+            data = json.load(f)
+        write_outputs(data, docs, os.path.join(root, "docs", "benchmarks.md"), out)
+        out.write("[bench] regenerated docs/benchmarks.md and the plots from docs/benchmarks/results.json\n")
+        return 0
     data, problems = run_suite(root, quick=args.quick, out=out, only=args.only)
     if args.quick or args.only:
         tmp = tempfile.mkdtemp(prefix="elfs-bench-")

@@ -144,6 +144,16 @@ class PageTest(unittest.TestCase):
                       "write_syscalls_per_call (pinned) | write_syscalls_per_call (unpinned) |", text)
         self.assertIn("| `pending_wake/waker/epoll/eventfd` | 150 | 1.07x | 300 | 1.07x | 1.00 | 1.00 | 0 | 0 |", text)
 
+    def test_no_ratio_columns_without_a_baseline_and_cv_when_repeated(self):
+        runs = {m: {"results": {"many_producers/epoll/eventfd/producers:8": {
+            "ns": 13685.0, "cv": 0.034, "counters": {"wakes_per_sleep": 54.43, "writes_per_wake": 1.0,
+                                                    "syscalls_per_wake": 1.04}, "error": None}}}
+                for m in ("pinned", "unpinned")}
+        text = bench.table(BINARY["many_producers"], runs)
+        self.assertTrue(text.startswith("| benchmark | pinned ns | unpinned ns | wakes_per_sleep (pinned) |"))
+        self.assertIn("| `many_producers/epoll/eventfd/producers:8` | 13,685 ±3% | 13,685 ±3% | 54.43 | 54.43 | "
+                      "1.00 | 1.00 | 1.04 | 1.04 |", text)
+
     def test_a_failed_benchmark_says_so_in_the_table(self):
         data = run_data()
         rt = data["binaries"][0]["runs"]
