@@ -1,14 +1,17 @@
 #include "tests/benchmarks/bench_util.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
+#include "benchmark/benchmark.h"
 #include "tools/support/sys_error.h"
 
 namespace loop {
@@ -78,6 +81,49 @@ std::vector<WakerCase> AllWakerCases() {
 
 std::string CaseName(const WakerCase& c) {
   return std::string(BackendName(c.backend)) + "/" + WakerKindName(c.kind);
+}
+
+int CountOpenFds() {
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) throw SysError("opendir(/proc/self/fd)", errno);
+  int n = 0;
+  while (const dirent* e = readdir(dir)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  closedir(dir);
+  return n - 1;  // the directory's own descriptor
+}
+
+namespace {
+
+void Settle(void (*settle)()) {
+  for (Backend b : AvailableBackends()) {
+    if (b == Backend::kKqueue) {
+      Poll poll(b);  // its kqueue() reaps the closed ones
+    }
+  }
+  if (settle != nullptr) settle();
+}
+
+}  // namespace
+
+int RunBenchmarks(int argc, char** argv, void (*settle)()) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  Settle(settle);
+  const int before = CountOpenFds();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  Settle(settle);
+  const int after = CountOpenFds();
+  if (after != before) {
+    std::fprintf(
+        stderr,
+        "LEAK: %d descriptors were open before the benchmarks and %d after\n",
+        before, after);
+    return 1;
+  }
+  return 0;
 }
 
 std::uint64_t RaiseFdLimit() {

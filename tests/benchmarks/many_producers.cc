@@ -135,9 +135,5 @@ int main(int argc, char** argv) {
           ->UseRealTime();
     }
   }
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return loop::bench::RunBenchmarks(argc, argv);
 }

@@ -74,9 +74,5 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("pending_wake/waker/" + CaseName(c)).c_str(),
                                  [c](benchmark::State& s) { WakerWake(s, c); });
   }
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return loop::bench::RunBenchmarks(argc, argv);
 }

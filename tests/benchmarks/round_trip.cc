@@ -65,17 +65,12 @@ class RawEventfdEpoll : public Mechanism {
  public:
   RawEventfdEpoll() {
     for (Side& s : sides_) {
-      s.epoll = static_cast<int>(
-          Check(epoll_create1(EPOLL_CLOEXEC), "epoll_create1(EPOLL_CLOEXEC)"));
+      s.epoll.reset(epoll_create1(EPOLL_CLOEXEC));
+      if (!s.epoll) Check(-1, "epoll_create1(EPOLL_CLOEXEC)");
       epoll_event ev{};
       ev.events = EPOLLIN | EPOLLET;
-      Check(epoll_ctl(s.epoll, EPOLL_CTL_ADD, s.eventfd.fd(), &ev),
+      Check(epoll_ctl(s.epoll.get(), EPOLL_CTL_ADD, s.eventfd.fd(), &ev),
             "epoll_ctl(EPOLL_CTL_ADD, eventfd)");
-    }
-  }
-  ~RawEventfdEpoll() override {
-    for (Side& s : sides_) {
-      if (s.epoll != -1) close(s.epoll);
     }
   }
   void Wake(int side) override { sides_[side].eventfd.Add1(); }
@@ -84,7 +79,8 @@ class RawEventfdEpoll : public Mechanism {
     epoll_event ev;
     int n;
     do {
-      n = epoll_wait(s.epoll, &ev, 1, static_cast<int>(kWaitDeadline.count()));
+      n = epoll_wait(s.epoll.get(), &ev, 1,
+                     static_cast<int>(kWaitDeadline.count()));
     } while (n == -1 && errno == EINTR);
     Check(n, "epoll_wait");
     if (n == 0) return false;
@@ -95,7 +91,7 @@ class RawEventfdEpoll : public Mechanism {
  private:
   struct Side {
     RawEventfd eventfd;
-    int epoll = -1;
+    Fd epoll;  // closes itself, also when the constructor throws
   };
   Side sides_[2];
 };
@@ -181,6 +177,30 @@ void CheckUv(int r, const char* what) {
 class Libuv : public Mechanism {
  public:
   Libuv() {
+    try {
+      Init();
+    } catch (...) {
+      Close();  // the destructor does not run when a constructor throws
+      throw;
+    }
+  }
+  ~Libuv() override { Close(); }
+  void Wake(int side) override {
+    CheckUv(uv_async_send(&sides_[side].async), "uv_async_send");
+  }
+  bool Wait(int side) override {
+    Side& s = sides_[side];
+    const auto deadline = Clock::now() + kWaitDeadline;
+    while (!s.woken) {
+      uv_run(&s.loop, UV_RUN_ONCE);
+      if (!s.woken && Clock::now() >= deadline) return false;
+    }
+    s.woken = false;
+    return true;
+  }
+
+ private:
+  void Init() {
     for (Side& s : sides_) {
       CheckUv(uv_loop_init(&s.loop), "uv_loop_init");
       s.loop_live = true;
@@ -200,31 +220,19 @@ class Libuv : public Mechanism {
               "uv_timer_start");
     }
   }
-  ~Libuv() override {
+  void Close() {
     for (Side& s : sides_) {
       if (s.timer_live) uv_close(reinterpret_cast<uv_handle_t*>(&s.timer), {});
       if (s.async_live) uv_close(reinterpret_cast<uv_handle_t*>(&s.async), {});
+      s.timer_live = s.async_live = false;
       if (s.loop_live) {
         uv_run(&s.loop, UV_RUN_DEFAULT);  // runs the close callbacks
         uv_loop_close(&s.loop);
+        s.loop_live = false;
       }
     }
   }
-  void Wake(int side) override {
-    CheckUv(uv_async_send(&sides_[side].async), "uv_async_send");
-  }
-  bool Wait(int side) override {
-    Side& s = sides_[side];
-    const auto deadline = Clock::now() + kWaitDeadline;
-    while (!s.woken) {
-      uv_run(&s.loop, UV_RUN_ONCE);
-      if (!s.woken && Clock::now() >= deadline) return false;
-    }
-    s.woken = false;
-    return true;
-  }
 
- private:
   struct Side {
     uv_loop_t loop;
     uv_async_t async;
@@ -336,9 +344,8 @@ int main(int argc, char** argv) {
   }
   Register("libuv_async_send", [] { return std::make_unique<Libuv>(); });
   Register("asio_post", [] { return std::make_unique<AsioPost>(); });
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return loop::bench::RunBenchmarks(argc, argv, [] {
+    uv_loop_t loop;  // libuv's process-wide pipe opens with the first loop
+    if (uv_loop_init(&loop) == 0) uv_loop_close(&loop);
+  });
 }

@@ -74,9 +74,5 @@ int main(int argc, char** argv) {
           [b, idle](benchmark::State& s) { bench::WaitWithIdle(s, b, idle); });
     }
   }
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return loop::bench::RunBenchmarks(argc, argv);
 }
