@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 
+import bench
 import compile_commands
 import measure
 from workshop_common import (PROGRESS_ROW, ROOT, UsageError, bazel_env, bazel_test,  # noqa: F401
@@ -566,6 +567,11 @@ def cmd_check(args, root=ROOT, out=sys.stdout):
 
     step("editors: tools/compile_commands, then clangd --check on %d files" % len(CLANGD_FILES))
     check_editor(tally, root, log)
+
+    step("benchmarks build, run and parse (./tools/bench --quick: tests/benchmarks, -c opt, a tiny min_time)")
+    with open(log, "a") as bench_log:
+        for ok, what in bench.quick_check(root, out=bench_log):
+            tally.add(ok, what)
 
     step("curriculum: each starter fails exactly its listed tests (bazel test //lessons/...)")
     results, code = bazel_test(["//lessons/..."], root=root, log=log)

@@ -1,9 +1,15 @@
-"""Wraps GoogleTest and Google Benchmark installed by the system package manager.
+"""Wraps C++ libraries installed by the system package manager: GoogleTest and Google
+Benchmark for every lesson; libuv and Boost (header-only Asio) for the benchmarks in
+tests/benchmarks.
 
-Debian/Ubuntu (`libgtest-dev`, `libbenchmark-dev`) install into /usr; Homebrew into
-/opt/homebrew (Apple silicon) or /usr/local (Intel). The rule finds the first prefix that
-has the headers, links them into the external repository, and links against the system
-libraries, so no build step ever downloads anything.
+Debian/Ubuntu (`libgtest-dev`, `libbenchmark-dev`, `libuv1-dev`, `libboost-dev`) install
+into /usr; Homebrew into /opt/homebrew (Apple silicon) or /usr/local (Intel). The rule
+finds the first prefix that has the headers, links them into the external repository, and
+links against the system libraries, so no build step ever downloads anything.
+
+`include_dirs` are directories or single headers under <prefix>/include (libuv has both
+uv.h and uv/); the probe is `include_dirs[0]/probe_header`. A target whose library list
+is empty is header-only (Boost.Asio): no -L, no -l, only -pthread.
 """
 
 _PREFIXES = ["/usr", "/opt/homebrew", "/usr/local"]
@@ -37,22 +43,24 @@ def _system_cc_library_impl(ctx):
     prefix = _find_prefix(ctx, ctx.attr.include_dirs[0] + "/" + ctx.attr.probe_header)
     for d in ctx.attr.include_dirs:
         ctx.symlink(prefix + "/include/" + d, "include/" + d)
-    lib_dir = _lib_dir(ctx, prefix, ctx.attr.libraries[ctx.attr.libraries.keys()[0]][0])
+    first_lib = [libs[0] for libs in ctx.attr.libraries.values() if libs]
+    lib_dir = _lib_dir(ctx, prefix, first_lib[0]) if first_lib else None
     rules = []
     for name, libs in ctx.attr.libraries.items():
         deps = ctx.attr.deps.get(name, "")
+        search = ["-L" + lib_dir, "-Wl,-rpath," + lib_dir] if libs else []
         rules.append("""
 cc_library(
     name = "{name}",
     hdrs = glob(["include/**"]),
     includes = ["include"],
-    linkopts = ["-L{lib_dir}", "-Wl,-rpath,{lib_dir}"] + {libs} + ["-pthread"],
+    linkopts = {search} + {libs} + ["-pthread"],
     deps = [{deps}],
     visibility = ["//visibility:public"],
 )
 """.format(
             name = name,
-            lib_dir = lib_dir,
+            search = repr(search),
             libs = repr(["-l" + l for l in libs]),
             deps = ", ".join([repr(":" + d) for d in deps.split(",") if d]),
         ))

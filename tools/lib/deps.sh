@@ -3,6 +3,11 @@
 #
 #   ensure_deps            Bazel, a C++ compiler, GoogleTest, Benchmark, Python 3, git
 #   ensure_deps --maintainer   also clang-format, clang, clangd and buildifier (for ./tools/check)
+#   ensure_deps --bench        also the "bench" group: libuv, Boost (Asio) and gnuplot,
+#                              which only tests/benchmarks and ./tools/bench need
+#                              (./tools/check and ./tools/bench ask for it; ./tools/start
+#                              does not, so a learner never installs them)
+# The flags combine: ensure_deps --maintainer --bench.
 
 _deps_say() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -15,6 +20,13 @@ _deps_link_debian_bazel() {
   fi
 }
 
+_deps_has() {  # _deps_has FLAG ARGS...: is FLAG among ARGS?
+  local want=$1 a
+  shift
+  for a in "$@"; do [ "$a" = "$want" ] && return 0; done
+  return 1
+}
+
 _deps_missing_debian() {
   local missing=() pkg
   command -v bazel >/dev/null 2>&1 || [ -x /usr/bin/bazel-4 ] || missing+=(bazel-bootstrap)
@@ -24,11 +36,17 @@ _deps_missing_debian() {
   [ -f /usr/include/gtest/gtest.h ] || missing+=(libgtest-dev)
   [ -f /usr/include/gmock/gmock.h ] || missing+=(libgmock-dev)
   [ -f /usr/include/benchmark/benchmark.h ] || missing+=(libbenchmark-dev)
-  if [ "${1:-}" = --maintainer ]; then
+  if _deps_has --maintainer "$@"; then
     command -v clang-format >/dev/null 2>&1 || missing+=(clang-format)
     command -v clang >/dev/null 2>&1 || missing+=(clang)
     command -v clangd >/dev/null 2>&1 || missing+=(clangd)
     command -v npm >/dev/null 2>&1 || missing+=(npm)
+  fi
+  if _deps_has --bench "$@"; then
+    [ -f /usr/include/uv.h ] || missing+=(libuv1-dev)
+    [ -f /usr/include/boost/asio.hpp ] || missing+=(libboost-dev)
+    # gnuplot-nox: gnuplot without X11/Qt (the "gnuplot" package would pull in Qt).
+    command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot-nox)
   fi
   for pkg in "${missing[@]}"; do printf '%s\n' "$pkg"; done
 }
@@ -46,6 +64,9 @@ _deps_why() {
     clang) echo "the second compiler the code must build with (maintainer check)" ;;
     clangd) echo "checks that compile_commands.json works in an editor (maintainer check)" ;;
     npm) echo "installs buildifier and ibazel offline from the npm registry" ;;
+    libuv1-dev) echo "libuv, whose uv_async_send the benchmarks compare the Waker with (bench group)" ;;
+    libboost-dev) echo "Boost (header-only Asio), whose post() the benchmarks compare the Waker with (bench group)" ;;
+    gnuplot-nox) echo "draws the plots of docs/benchmarks.md (bench group)" ;;
   esac
 }
 
@@ -58,9 +79,14 @@ ensure_deps() {
     brew_prefix=$(brew --prefix 2>/dev/null || echo /opt/homebrew)
     [ -f "$brew_prefix/include/gtest/gtest.h" ] || need+=(googletest)
     [ -f "$brew_prefix/include/benchmark/benchmark.h" ] || need+=(google-benchmark)
-    if [ "${1:-}" = --maintainer ]; then
+    if _deps_has --maintainer "$@"; then
       command -v clang-format >/dev/null 2>&1 || need+=(clang-format)
       command -v buildifier >/dev/null 2>&1 || need+=(buildifier)
+    fi
+    if _deps_has --bench "$@"; then
+      [ -f "$brew_prefix/include/uv.h" ] || need+=(libuv)
+      [ -f "$brew_prefix/include/boost/asio.hpp" ] || need+=(boost)
+      command -v gnuplot >/dev/null 2>&1 || need+=(gnuplot)
     fi
     if [ ${#need[@]} -gt 0 ]; then
       if command -v brew >/dev/null 2>&1; then

@@ -1,0 +1,89 @@
+// What the benchmarks in tests/benchmarks share: errors with errno names,
+// deadlines, the kernel's per-thread syscall counters, and the list of final
+// Waker kinds per backend.
+//
+// Ownership: Fd-like helpers here own what they open (RawEventfd closes its
+// eventfd). Nothing here is shared between threads unless its comment says
+// so.
+//
+// Thread safety: ThreadIo() reads the calling thread's own counters and may be
+// called from any thread; everything else is plain data or pure functions.
+#ifndef TESTS_BENCHMARKS_BENCH_UTIL_H_
+#define TESTS_BENCHMARKS_BENCH_UTIL_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "loop/loop.h"
+
+namespace loop {
+namespace bench {
+
+// Every wait in the benchmarks gives up after this long and reports an error,
+// so a lost wake shows up as a failed benchmark, never as a hang.
+constexpr std::chrono::milliseconds kWaitDeadline{5000};
+
+// Throws SysError(what, errno) ("... failed: EAGAIN (...)") when r == -1.
+long Check(long r, const std::string& what);
+
+// The kernel's count of read-family and write-family system calls made by the
+// calling thread (/proc/thread-self/io: syscr, syscw). Deterministic: the
+// kernel counts calls, not time. Throws SysError if the file cannot be read
+// (a kernel without task I/O accounting).
+struct IoCount {
+  std::uint64_t reads = 0;   // read, readv, pread, ... (syscr)
+  std::uint64_t writes = 0;  // write, writev, pwrite, ... (syscw)
+};
+IoCount ThreadIo();
+
+// An eventfd (EFD_NONBLOCK | EFD_CLOEXEC) that closes itself. Not copyable.
+class RawEventfd {
+ public:
+  RawEventfd();
+  ~RawEventfd();
+  RawEventfd(const RawEventfd&) = delete;
+  RawEventfd& operator=(const RawEventfd&) = delete;
+  int fd() const { return fd_; }
+  // write(fd, 1); throws SysError.
+  void Add1() const;
+  // One 8-byte read; returns the counter, 0 if it was already 0 (EAGAIN).
+  std::uint64_t Take() const;
+
+ private:
+  int fd_;
+};
+
+// Every (backend, kind) pair the final Waker supports here, in a fixed order.
+struct WakerCase {
+  Backend backend;
+  WakerKind kind;
+};
+std::vector<WakerCase> AllWakerCases();
+
+// "epoll/eventfd", "kqueue/kqueue_user", ...
+std::string CaseName(const WakerCase& c);
+
+// The number of descriptors open in this process (/proc/self/fd).
+int CountOpenFds();
+
+// The main of every benchmark binary, after it has registered its benchmarks:
+// Google Benchmark's flags, the run, and then a check that every descriptor a
+// benchmark opened is closed again (a leak prints "LEAK: ..." and returns 1).
+//
+// Two libraries keep descriptors beyond their objects, by design, and
+// `settle` (run before the first count and before the last) puts them in the
+// same state both times: the kqueue emulation (tools/kqueue) frees a closed
+// kqueue's eventfd only at the next kqueue() call, so RunBenchmarks creates
+// and closes one Poll(Backend::kKqueue); libuv opens a process-wide pipe at the
+// first uv_loop_init, so round_trip passes a settle that makes one loop.
+int RunBenchmarks(int argc, char** argv, void (*settle)() = nullptr);
+
+// Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
+std::uint64_t RaiseFdLimit();
+
+}  // namespace bench
+}  // namespace loop
+
+#endif  // TESTS_BENCHMARKS_BENCH_UTIL_H_

@@ -1,0 +1,577 @@
+#!/usr/bin/env python3
+"""./tools/bench: runs the benchmarks of tests/benchmarks and regenerates docs/benchmarks.md.
+
+It builds //tests/benchmarks:all with `-c opt`, runs every binary twice with
+`--benchmark_format=json` (pinned to one CPU with `taskset -c 1`, then unpinned), takes
+each result's ratio to the baseline measured in the same run of the same binary (raw
+eventfd + epoll for round trips, a raw eventfd write for pending wakes, the 1-idle case of
+the same backend for Poll::Wait), and writes docs/benchmarks.md, docs/benchmarks/
+results.json (every figure the page shows) and docs/benchmarks/*.svg (gnuplot). Every
+figure on the page comes from that run; none is typed by hand.
+
+    ./tools/bench            the real run (a few minutes); commit docs/benchmarks*
+    ./tools/bench --quick    everything with a tiny --benchmark_min_time, into a temp dir:
+                             proves the suite builds, runs and parses (./tools/check)
+
+Python 3 standard library only; gnuplot draws the plots (skipped with a note if missing).
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from workshop_common import ROOT, bazel_env
+
+PACKAGE = "//tests/benchmarks"
+
+
+class Binary:
+    """One benchmark binary: the question it answers, how its baseline is found, and the
+    counters the table shows."""
+
+    def __init__(self, name, question, baseline, counters=(), log_scale=True):
+        self.name = name
+        self.question = question
+        self.baseline = baseline  # function: result name -> baseline name; None: no ratios
+        self.counters = tuple(counters)
+        self.log_scale = log_scale
+
+
+def _fixed(name):
+    return lambda _: name
+
+
+def _one_idle(name):
+    return re.sub(r"/idle:\d+$", "/idle:1", name)
+
+
+BINARIES = [
+    Binary("round_trip", "Round trip: thread A wakes B, B wakes A (ns per round trip)",
+           _fixed("round_trip/raw_eventfd_epoll")),
+    Binary("pending_wake", "Pending wake: a wake when one is already pending (ns per call)",
+           _fixed("pending_wake/raw_eventfd_write"),
+           counters=("write_syscalls_per_call", "read_syscalls_per_call")),
+    Binary("many_producers", "Many producers: 1, 2, 8 threads waking one loop (ns per loop sleep)",
+           None, counters=("wakes_per_sleep", "writes_per_wake", "syscalls_per_wake")),
+    Binary("wait_scaling", "Poll::Wait with 1, 1k, 10k idle registrations and one active (ns per Wait)",
+           _one_idle, log_scale=False),
+]
+
+# Goals from the project's issue 10, checked against the measured figures.
+ROUND_TRIP_GOAL = 1.05
+PENDING_NS_GOAL = 20.0
+
+_NOT_COUNTERS = {"name", "family_index", "per_family_instance_index", "run_name", "run_type", "repetitions",
+                 "repetition_index", "threads", "iterations", "real_time", "cpu_time", "time_unit", "label",
+                 "error_occurred", "error_message", "aggregate_name", "aggregate_unit"}
+_TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+# ---------------------------------------------------------------------------------------
+# Parsing and ratios (pure; tools/tests/test_bench.py tests them).
+
+
+def short_name(run_name):
+    """"round_trip/asio_post/real_time" -> "round_trip/asio_post"."""
+    return re.sub(r"/real_time$", "", run_name)
+
+
+def parse_results(text):
+    """Google Benchmark's JSON -> (context, {name: result}). A result is {"ns", "cpu_ns",
+    "iterations", "counters", "error"}. With repetitions, the median aggregate is kept
+    (with the coefficient of variation as "cv" when reported); without, the one run."""
+    data = json.loads(text)
+    results = {}
+    cvs = {}
+    for b in data.get("benchmarks", []):
+        name = short_name(b.get("run_name") or b["name"])
+        run_type = b.get("run_type", "iteration")
+        agg = b.get("aggregate_name")
+        if run_type == "aggregate" and agg == "cv":
+            cvs[name] = b.get("real_time")
+            continue
+        if run_type == "aggregate" and agg != "median":
+            continue
+        if run_type == "iteration" and name in results and results[name].get("aggregate"):
+            continue
+        scale = _TO_NS.get(b.get("time_unit", "ns"), 1.0)
+        results[name] = {
+            "ns": float(b.get("real_time", 0.0)) * scale,
+            "cpu_ns": float(b.get("cpu_time", 0.0)) * scale,
+            "iterations": int(b.get("iterations", 0)),
+            "counters": {k: float(v) for k, v in b.items()
+                         if k not in _NOT_COUNTERS and isinstance(v, (int, float)) and not isinstance(v, bool)},
+            "error": b.get("error_message") if b.get("error_occurred") else None,
+            "aggregate": run_type == "aggregate",
+        }
+    for name, cv in cvs.items():
+        if name in results and cv is not None:
+            results[name]["cv"] = float(cv)
+    return data.get("context", {}), results
+
+
+def add_ratios(binary, results):
+    """Sets result["ratio"] = ns / ns of its baseline in the same results (None when the
+    binary has no baseline, or the baseline is missing, failed or took 0 ns)."""
+    for name, r in results.items():
+        base_name = binary.baseline(name) if binary.baseline else None
+        base = results.get(base_name) if base_name else None
+        if base is None or base.get("error") or not base["ns"] or r.get("error"):
+            r["ratio"] = None
+        else:
+            r["ratio"] = r["ns"] / base["ns"]
+        r["baseline"] = base_name if r["ratio"] is not None else None
+    return results
+
+
+def problems_in(binary, results):
+    """What makes a run unusable: no results, a benchmark that reported an error."""
+    if not results:
+        return ["%s: no benchmark results" % binary.name]
+    return ["%s: %s: %s" % (binary.name, name, r["error"]) for name, r in sorted(results.items()) if r.get("error")]
+
+
+# ---------------------------------------------------------------------------------------
+# The page (pure: data in, Markdown out).
+
+
+def fmt_ns(ns):
+    if ns is None:
+        return "-"
+    if ns >= 100:
+        return "{:,.0f}".format(ns)
+    return "%.1f" % ns
+
+
+def fmt_ns_cv(result):
+    """"2,827" or, with repetitions, "2,827 ±3%" (the coefficient of variation)."""
+    text = fmt_ns(result["ns"])
+    if result.get("cv") is not None:
+        text += " ±%.0f%%" % (100 * result["cv"])
+    return text
+
+
+def fmt_ratio(ratio):
+    return "-" if ratio is None else "%.2fx" % ratio
+
+
+def fmt_counter(value):
+    if value is None:
+        return "-"
+    if value == 0:
+        return "0"
+    if abs(value) >= 100:
+        return "%.0f" % value
+    if abs(value) >= 0.01:
+        return "%.2f" % value
+    return "%.1e" % value
+
+
+def _names_in_order(modes):
+    names = []
+    for mode in modes:
+        for name in mode["results"]:
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def table(binary, runs):
+    """The Markdown table of one binary: pinned and unpinned ns and ratio, and counters."""
+    pinned = runs.get("pinned", {}).get("results", {})
+    unpinned = runs.get("unpinned", {}).get("results", {})
+    ratios = binary.baseline is not None
+    head = ["benchmark", "pinned ns", "pinned ratio", "unpinned ns", "unpinned ratio"] if ratios else \
+        ["benchmark", "pinned ns", "unpinned ns"]
+    for c in binary.counters:
+        head += ["%s (pinned)" % c, "%s (unpinned)" % c]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["--:"] * (len(head) - 1)) + "|"]
+    for name in _names_in_order([runs[m] for m in ("pinned", "unpinned") if m in runs]):
+        row = ["`%s`" % name]
+        for res in (pinned, unpinned):
+            r = res.get(name)
+            if r is None or r.get("error"):
+                row += ["failed: %s" % r["error"] if r else "-"] + (["-"] if ratios else [])
+            else:
+                row += [fmt_ns_cv(r)] + ([fmt_ratio(r.get("ratio"))] if ratios else [])
+        for c in binary.counters:
+            for res in (pinned, unpinned):
+                r = res.get(name)
+                row.append(fmt_counter(r["counters"].get(c)) if r and not r.get("error") else "-")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def goal_lines(all_runs):
+    """The issue's goals, each with the figures that decide it (pinned / unpinned)."""
+    out = []
+
+    def get(binary, mode, name):
+        return all_runs.get(binary, {}).get(mode, {}).get("results", {}).get(name)
+
+    def both(binary, name, key="ns"):
+        vals = []
+        for mode in ("pinned", "unpinned"):
+            r = get(binary, mode, name)
+            vals.append(None if r is None or r.get("error") else r.get(key))
+        return vals
+
+    rt = all_runs.get("round_trip", {})
+    wakers = [n for n in _names_in_order([rt[m] for m in ("pinned", "unpinned") if m in rt])
+              if n.startswith("round_trip/waker/")]
+    for name in wakers:
+        ratios = both("round_trip", name, "ratio")
+        ns = both("round_trip", name)
+        asio = both("round_trip", "round_trip/asio_post")
+        uv = both("round_trip", "round_trip/libuv_async_send")
+        parts = []
+        for i, mode in enumerate(("pinned", "unpinned")):
+            if ratios[i] is None:
+                parts.append("%s: no figure" % mode)
+                continue
+            ok_raw = ratios[i] <= ROUND_TRIP_GOAL
+            ok_asio = asio[i] is not None and ns[i] <= asio[i]
+            ok_uv = uv[i] is not None and ns[i] <= uv[i]
+            parts.append("%s: %s raw (%s), %s Asio, %s libuv" % (
+                mode, "<= %.2fx" % ROUND_TRIP_GOAL if ok_raw else "**> %.2fx**" % ROUND_TRIP_GOAL,
+                fmt_ratio(ratios[i]), "<=" if ok_asio else "**>**", "<=" if ok_uv else "**>**"))
+        out.append("- round trip `%s`: %s" % (name, "; ".join(parts)))
+    pw = all_runs.get("pending_wake", {})
+    for name in [n for n in _names_in_order([pw[m] for m in ("pinned", "unpinned") if m in pw])
+                 if n.startswith("pending_wake/waker/")]:
+        parts = []
+        for mode in ("pinned", "unpinned"):
+            r = get("pending_wake", mode, name)
+            if r is None or r.get("error"):
+                parts.append("%s: no figure" % mode)
+                continue
+            w = r["counters"].get("write_syscalls_per_call")
+            met = r["ns"] < PENDING_NS_GOAL and w == 0
+            parts.append("%s: %s ns, %s write syscalls per call: %s" % (
+                mode, fmt_ns(r["ns"]), fmt_counter(w), "met" if met else "**not met**"))
+        out.append("- pending wake `%s` (< %.0f ns and 0 syscalls): %s" % (name, PENDING_NS_GOAL, "; ".join(parts)))
+    ws = all_runs.get("wait_scaling", {})
+    worst = {}
+    for mode in ("pinned", "unpinned"):
+        for name, r in ws.get(mode, {}).get("results", {}).items():
+            if r.get("ratio") is not None:
+                backend = name.split("/")[1]
+                key = (backend, mode)
+                if key not in worst or r["ratio"] > worst[key][1]:
+                    worst[key] = (name, r["ratio"])
+    for (backend, mode), (name, ratio) in sorted(worst.items()):
+        out.append("- Poll::Wait flat in idle registrations, %s %s: the largest ratio to 1 idle is %s (`%s`)" % (
+            backend, mode, fmt_ratio(ratio), name))
+    return out
+
+
+def render_page(data, plots):
+    """docs/benchmarks.md from the data of one ./tools/bench run."""
+    m = data["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- Generated by ./tools/bench from docs/benchmarks/results.json; do not edit by hand. -->",
+        "",
+        "The questions of issue 10, answered for the final Waker of lesson 09 (`//:loop`) as it",
+        "is today. What each benchmark does: [tests/benchmarks/README.md](../tests/benchmarks/README.md).",
+        "Every figure below comes from one run of `./tools/bench`, on %s:" % data["date"],
+        "",
+        "| | |",
+        "|---|---|",
+        "| CPU | %s |" % m["cpu"],
+        "| cores | %s |" % m["cores"],
+        "| kernel | %s |" % m["kernel"],
+        "| OS | %s |" % m["os"],
+        "| load average (1, 5, 15 min) before | %s |" % ", ".join("%.2f" % x for x in m["load_before"]),
+        "| load average (1, 5, 15 min) after | %s |" % ", ".join("%.2f" % x for x in m["load_after"]),
+        "| Google Benchmark library build | %s |" % m.get("library_build_type", "?"),
+        "",
+    ]
+    if m["load_before"][0] > 0.5 or m["load_after"][0] > 0.5:
+        lines += ["**The machine was not idle** (load average above): other processes competed for the",
+                  "%s cores, so absolute times are noisy; ratios are taken within one run of one binary." % m["cores"],
+                  ""]
+    lines += [
+        "Commands (pinned: every thread of the benchmark on CPU %s; unpinned: wherever the" % data["pin_cpu"],
+        "scheduler puts them):",
+        "",
+        "```sh",
+        " ".join(data["build_command"]),
+    ]
+    for b in data["binaries"]:
+        for mode in ("pinned", "unpinned"):
+            if mode in b["runs"]:
+                lines.append(" ".join(b["runs"][mode]["command"]))
+    lines += ["```", ""]
+    loads = []
+    for b in data["binaries"]:
+        for mode in ("pinned", "unpinned"):
+            la = b["runs"].get(mode, {}).get("load_avg")
+            if la:
+                loads.append("%s %s: %s" % (b["name"], mode, ", ".join("%.2f" % x for x in la)))
+    if loads:
+        lines += ["Load average (1, 5, 15 min) as each run started, from Google Benchmark's context: " +
+                  "; ".join(loads) + ".", ""]
+    runs = ("the median of %d repetitions" % data["repetitions"] if data["repetitions"] > 1
+            else "one run (--quick: not a measurement)")
+    lines += ["Times are real (wall-clock) ns per iteration, %s (± its coefficient of" % runs,
+              "variation across the repetitions); a ratio is the time divided by the baseline's,",
+              "measured in the same run of the same binary.", ""]
+    lines += ["## Goals", ""] + goal_lines({b["name"]: b["runs"] for b in data["binaries"]}) + [""]
+    for b in data["binaries"]:
+        binary = next(x for x in BINARIES if x.name == b["name"])
+        lines += ["## %s" % binary.question, ""]
+        base = sorted({r["baseline"] for mode in b["runs"].values() for r in mode["results"].values()
+                       if r.get("baseline")})
+        if base:
+            lines += ["Baseline: %s." % ", ".join("`%s`" % x for x in base), ""]
+        lines += [table(binary, b["runs"]), ""]
+        if b["name"] in plots:
+            lines += ["![%s](%s)" % (binary.question, plots[b["name"]]), ""]
+    lines += ["## How the syscall counters count", "",
+              "`write_syscalls_per_call`, `read_syscalls_per_call`, `writes_per_wake`: the kernel's",
+              "per-thread `syscw`/`syscr` from `/proc/thread-self/io`, read before and after the timed",
+              "loop, divided by the iterations (or wakes). They count write- and read-family calls",
+              "(write, writev, pwrite, read, ...) and nothing else: the kqueue emulation's `kevent()`",
+              "(tools/kqueue) also makes one `epoll_ctl` per call to check its descriptor, which these",
+              "counters do not see. `syscalls_per_wake` adds the loop thread's reads and one call per",
+              "`Poll::Wait`.", ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------
+# Plots (gnuplot).
+
+
+def gnuplot_script(binary, runs, data_path, out_path):
+    """A gnuplot script for a clustered bar chart: pinned and unpinned ns per benchmark."""
+    values = [r["ns"] for mode in runs.values() for r in mode["results"].values() if not r.get("error")]
+    log = binary.log_scale and values and min(values) > 0 and max(values) / min(values) > 20
+    return "\n".join([
+        "set terminal svg size 900,480 dynamic font 'sans,11' background rgb 'white'",
+        "set output '%s'" % out_path,
+        "set title '%s'" % binary.question.replace("'", ""),
+        "set style data histograms",
+        "set style histogram clustered gap 1",
+        "set style fill solid 0.8 border -1",
+        "set boxwidth 0.9",
+        "set ylabel 'ns (real time%s)'" % (", log scale" if log else ""),
+        "set logscale y" if log else "set yrange [0:*]",
+        "set xtics rotate by -35 left noenhanced font ',9'",
+        "set key top left",
+        "set grid ytics",
+        "set bmargin 9",
+        "set rmargin 8",
+        "plot '%s' using 2:xtic(1) title 'pinned (taskset -c 1)', '' using 3 title 'unpinned'" % data_path,
+        "",
+    ])
+
+
+def plot_data(runs):
+    pinned = runs.get("pinned", {}).get("results", {})
+    unpinned = runs.get("unpinned", {}).get("results", {})
+    rows = []
+    for name in _names_in_order([runs[m] for m in ("pinned", "unpinned") if m in runs]):
+        vals = []
+        for res in (pinned, unpinned):
+            r = res.get(name)
+            vals.append("%.3f" % r["ns"] if r and not r.get("error") else "NaN")
+        label = name.split("/", 1)[1] if "/" in name else name
+        rows.append('"%s" %s' % (label, " ".join(vals)))
+    return "\n".join(rows) + "\n"
+
+
+def draw_plots(data, out_dir, log):
+    """Writes OUT_DIR/<binary>.svg for each binary; returns {binary: file name}."""
+    if not shutil.which("gnuplot"):
+        log("gnuplot is not installed: no plots (apt-get install gnuplot-nox)")
+        return {}
+    plots = {}
+    tmp = tempfile.mkdtemp(prefix="elfs-bench-plot-")
+    try:
+        for b in data["binaries"]:
+            binary = next(x for x in BINARIES if x.name == b["name"])
+            dat = os.path.join(tmp, b["name"] + ".dat")
+            with open(dat, "w") as f:
+                f.write(plot_data(b["runs"]))
+            svg = os.path.join(out_dir, b["name"] + ".svg")
+            script = os.path.join(tmp, b["name"] + ".gp")
+            with open(script, "w") as f:
+                f.write(gnuplot_script(binary, b["runs"], dat, svg))
+            proc = subprocess.run(["gnuplot", script], capture_output=True, text=True)
+            if proc.returncode != 0:
+                log("gnuplot failed for %s: %s" % (b["name"], proc.stderr.strip()[-500:]))
+                continue
+            plots[b["name"]] = b["name"] + ".svg"
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return plots
+
+
+# ---------------------------------------------------------------------------------------
+# Running.
+
+
+def machine():
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
+    except OSError:
+        pass
+    osname = platform.system()
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    osname = line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return {"cpu": cpu or platform.processor() or "?", "cores": os.cpu_count(), "kernel": platform.release(),
+            "os": osname, "load_before": list(os.getloadavg())}
+
+
+def run_suite(root=ROOT, quick=False, out=sys.stdout, only=None):
+    """Builds and runs every binary pinned and unpinned. Returns (data, problems)."""
+    def log(msg):
+        out.write("[bench] %s\n" % msg)
+        out.flush()
+
+    env = bazel_env()
+    build = ["bazel", "build", "-c", "opt", "%s:all" % PACKAGE]
+    data = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
+            "build_command": build, "binaries": [], "quick": quick}
+    log("$ " + " ".join(build))
+    proc = subprocess.run(build, cwd=root, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return data, ["bazel build -c opt %s:all failed:\n%s" % (PACKAGE, proc.stderr[-3000:])]
+    bin_dir = subprocess.run(["bazel", "info", "-c", "opt", "bazel-bin"], cwd=root, env=env, capture_output=True,
+                             text=True).stdout.strip()
+    pin_cpu = "1" if (os.cpu_count() or 1) > 1 else "0"
+    data["pin_cpu"] = pin_cpu
+    reps = 1 if quick else 5
+    data["repetitions"] = reps
+    flags = ["--benchmark_format=json", "--benchmark_min_time=%s" % ("0.001" if quick else "0.2")]
+    if reps > 1:
+        flags += ["--benchmark_repetitions=%d" % reps, "--benchmark_report_aggregates_only=true"]
+    problems = []
+    for binary in BINARIES:
+        if only and binary.name not in only:
+            continue
+        path = os.path.join(bin_dir, "tests", "benchmarks", binary.name)
+        rel = "bazel-bin/tests/benchmarks/" + binary.name
+        entry = {"name": binary.name, "runs": {}}
+        for mode in ("pinned", "unpinned"):
+            prefix = ["taskset", "-c", pin_cpu] if mode == "pinned" else []
+            if prefix and not shutil.which("taskset"):
+                problems.append("taskset is missing (util-linux): cannot run pinned")
+                continue
+            shown = prefix + [rel] + flags
+            log("$ " + " ".join(shown))
+            try:
+                proc = subprocess.run(prefix + [path] + flags, capture_output=True, text=True,
+                                      timeout=300 if quick else 1800)
+            except subprocess.TimeoutExpired:
+                problems.append("%s %s: timed out" % (binary.name, mode))
+                continue
+            if proc.returncode != 0:
+                problems.append("%s %s: exit %d: %s" % (binary.name, mode, proc.returncode, proc.stderr[-1500:]))
+                continue
+            try:
+                context, results = parse_results(proc.stdout)
+            except (ValueError, KeyError) as e:
+                problems.append("%s %s: unreadable JSON: %s" % (binary.name, mode, e))
+                continue
+            add_ratios(binary, results)
+            problems += ["%s (%s)" % (p, mode) for p in problems_in(binary, results)]
+            data["machine"].setdefault("library_build_type", context.get("library_build_type", "?"))
+            entry["runs"][mode] = {"command": shown, "results": results,
+                                   "load_avg": context.get("load_avg")}
+        data["binaries"].append(entry)
+    data["machine"]["load_after"] = list(os.getloadavg())
+    return data, problems
+
+
+def write_outputs(data, docs_dir, page_path, out=sys.stdout):
+    """Writes results.json and the plots into docs_dir, and the page at page_path."""
+    os.makedirs(docs_dir, exist_ok=True)
+    with open(os.path.join(docs_dir, "results.json"), "w") as f:
+        json.dump(data, f, indent=1)  # insertion order: the binaries' own order
+        f.write("\n")
+    plots = draw_plots(data, docs_dir, lambda m: out.write("[bench] %s\n" % m))
+    rel_dir = os.path.relpath(docs_dir, os.path.dirname(page_path))
+    page = render_page(data, {k: rel_dir + "/" + v for k, v in plots.items()})
+    with open(page_path, "w") as f:
+        f.write(page)
+    return plots
+
+
+def quick_check(root=ROOT, out=sys.stdout):
+    """./tools/check's step: the quick run, page and plots into a temp dir that is then
+    removed. Returns [(ok, message)]: one per binary and mode that ran clean, one per
+    problem, and one for the page."""
+    data, problems = run_suite(root, quick=True, out=out)
+    verdicts = [(False, "bench --quick: " + p) for p in problems]
+    for b in data["binaries"]:
+        for mode, run in sorted(b["runs"].items()):
+            bad = [name for name, r in run["results"].items() if r.get("error")]
+            if run["results"] and not bad:
+                verdicts.append((True, "bench --quick: %s %s: %d results" % (b["name"], mode, len(run["results"]))))
+    if not problems:
+        tmp = tempfile.mkdtemp(prefix="elfs-bench-check-")
+        try:
+            plots = write_outputs(data, os.path.join(tmp, "benchmarks"), os.path.join(tmp, "benchmarks.md"), out)
+            ok = len(plots) == len(BINARIES) or not shutil.which("gnuplot")
+            verdicts.append((ok, "bench --quick: the page and %d plots are generated" % len(plots) if ok else
+                             "bench --quick: gnuplot drew %d of %d plots (see bazel-check.log)"
+                             % (len(plots), len(BINARIES))))
+        except Exception as e:  # noqa: BLE001 - any failure of the page generator is a check failure
+            verdicts.append((False, "bench --quick: generating the page failed: %r" % e))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return verdicts
+
+
+def main(argv=None, root=ROOT, out=sys.stdout):
+    parser = argparse.ArgumentParser(prog="tools/bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny --benchmark_min_time, one repetition, output into a temp dir (not docs/)")
+    parser.add_argument("--render", action="store_true",
+                        help="no run: regenerate docs/benchmarks.md and the plots from docs/benchmarks/results.json")
+    parser.add_argument("--only", action="append", choices=[b.name for b in BINARIES],
+                        help="run only this binary (repeatable); with it, docs/ is not written")
+    args = parser.parse_args(argv)
+    if args.render:
+        docs = os.path.join(root, "docs", "benchmarks")
+        with open(os.path.join(docs, "results.json")) as f:
+            data = json.load(f)
+        write_outputs(data, docs, os.path.join(root, "docs", "benchmarks.md"), out)
+        out.write("[bench] regenerated docs/benchmarks.md and the plots from docs/benchmarks/results.json\n")
+        return 0
+    data, problems = run_suite(root, quick=args.quick, out=out, only=args.only)
+    if args.quick or args.only:
+        tmp = tempfile.mkdtemp(prefix="elfs-bench-")
+        write_outputs(data, os.path.join(tmp, "benchmarks"), os.path.join(tmp, "benchmarks.md"), out)
+        out.write("[bench] wrote %s/benchmarks.md (docs/ untouched)\n" % tmp)
+    elif not problems:
+        write_outputs(data, os.path.join(root, "docs", "benchmarks"), os.path.join(root, "docs", "benchmarks.md"),
+                      out)
+        out.write("[bench] wrote docs/benchmarks.md, docs/benchmarks/results.json and the plots\n")
+    n = sum(len(m["results"]) for b in data["binaries"] for m in b["runs"].values())
+    for p in problems:
+        out.write("  FAIL %s\n" % p)
+    out.write("%d results, %d problems%s\n" % (n, len(problems), "" if not problems or args.quick or args.only
+                                                else " (docs/ not written)"))
+    return 0 if not problems else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
