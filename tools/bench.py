@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 
+import measure
 from workshop_common import ROOT, bazel_env
 
 PACKAGE = "//tests/benchmarks"
@@ -514,6 +515,12 @@ def write_outputs(data, docs_dir, page_path, out=sys.stdout):
     return plots
 
 
+def update_quotes(root, out=sys.stdout):
+    """The README's benchmark figures (<!-- measured:bench_... --> markers) follow the page."""
+    for path in measure.update_docs(root):
+        out.write("[bench] updated %s\n" % path)
+
+
 def quick_check(root=ROOT, out=sys.stdout):
     """./tools/check's step: the quick run, page and plots into a temp dir that is then
     removed. Returns [(ok, message)]: one per binary and mode that ran clean, one per
@@ -554,6 +561,7 @@ def main(argv=None, root=ROOT, out=sys.stdout):
         with open(os.path.join(docs, "results.json")) as f:
             data = json.load(f)
         write_outputs(data, docs, os.path.join(root, "docs", "benchmarks.md"), out)
+        update_quotes(root, out)
         out.write("[bench] regenerated docs/benchmarks.md and the plots from docs/benchmarks/results.json\n")
         return 0
     data, problems = run_suite(root, quick=args.quick, out=out, only=args.only)
@@ -564,6 +572,7 @@ def main(argv=None, root=ROOT, out=sys.stdout):
     elif not problems:
         write_outputs(data, os.path.join(root, "docs", "benchmarks"), os.path.join(root, "docs", "benchmarks.md"),
                       out)
+        update_quotes(root, out)
         out.write("[bench] wrote docs/benchmarks.md, docs/benchmarks/results.json and the plots\n")
     n = sum(len(m["results"]) for b in data["binaries"] for m in b["runs"].values())
     for p in problems:

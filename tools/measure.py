@@ -45,12 +45,53 @@ def _doc_files(root):
                     yield os.path.join(dirpath, name)
 
 
+BENCH_RESULTS = os.path.join("docs", "benchmarks", "results.json")
+
+# The benchmark figures the README quotes: key -> (binary, result name, what). Pinned runs
+# (one CPU), whose ratios are the stable ones on a 2-core VM.
+BENCH_HEADLINES = {
+    "bench_round_trip_waker_ratio": ("round_trip", "round_trip/waker/epoll/eventfd", "ratio"),
+    "bench_round_trip_asio_ratio": ("round_trip", "round_trip/asio_post", "ratio"),
+    "bench_round_trip_libuv_ratio": ("round_trip", "round_trip/libuv_async_send", "ratio"),
+    "bench_round_trip_raw_ns": ("round_trip", "round_trip/raw_eventfd_epoll", "ns"),
+    "bench_pending_wake_waker_ns": ("pending_wake", "pending_wake/waker/epoll/eventfd", "ns"),
+    "bench_pending_wake_waker_writes": ("pending_wake", "pending_wake/waker/epoll/eventfd",
+                                        "write_syscalls_per_call"),
+    "bench_wait_10k_idle_ratio": ("wait_scaling", "wait_scaling/epoll/idle:10000", "ratio"),
+}
+
+
+def bench_headlines(root):
+    """The BENCH_HEADLINES figures from ./tools/bench's results.json ({} without it)."""
+    path = os.path.join(root, BENCH_RESULTS)
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    binaries = {b["name"]: b for b in data.get("binaries", [])}
+    out = {}
+    for key, (binary, name, what) in BENCH_HEADLINES.items():
+        result = binaries.get(binary, {}).get("runs", {}).get("pinned", {}).get("results", {}).get(name)
+        if not result:
+            continue
+        if what == "ratio" and result.get("ratio") is not None:
+            out[key] = {"text": "%.2fx" % result["ratio"]}
+        elif what == "ns":
+            out[key] = {"text": "{:,} ns".format(round(result["ns"]))}
+        elif what in result.get("counters", {}):
+            out[key] = {"text": "%.2f" % result["counters"][what]}
+    return out
+
+
 def _load(root):
+    """docs/measurements.json (tools/measure) plus the benchmark headlines (tools/bench)."""
     path = os.path.join(root, DATA)
     if not os.path.isfile(path):
         return None
     with open(path, encoding="utf-8") as f:
-        return json.load(f)
+        data = json.load(f)
+    data.update(bench_headlines(root))
+    return data
 
 
 def _text(value):

@@ -56,6 +56,31 @@ class MarkerTest(unittest.TestCase):
         self.assertEqual(measure.lint_measured(self.root), [])
 
 
+class BenchHeadlineTest(unittest.TestCase):
+    def test_pinned_ratios_ns_and_counters_become_quotable_keys(self):
+        root = tempfile.mkdtemp()
+        os.makedirs(os.path.join(root, "docs", "benchmarks"))
+        results = {"binaries": [
+            {"name": "round_trip", "runs": {"pinned": {"results": {
+                "round_trip/raw_eventfd_epoll": {"ns": 2889.9, "ratio": 1.0, "counters": {}},
+                "round_trip/asio_post": {"ns": 2194.0, "ratio": 0.7591, "counters": {}}}}}},
+            {"name": "pending_wake", "runs": {"pinned": {"results": {
+                "pending_wake/waker/epoll/eventfd": {"ns": 151.2, "ratio": 0.95,
+                                                     "counters": {"write_syscalls_per_call": 1.0}}}}}}]}
+        with open(os.path.join(root, "docs", "benchmarks", "results.json"), "w") as f:
+            json.dump(results, f)
+        with open(os.path.join(root, "docs", "measurements.json"), "w") as f:
+            json.dump({}, f)
+        got = measure.bench_headlines(root)
+        self.assertEqual(got["bench_round_trip_raw_ns"], {"text": "2,890 ns"})
+        self.assertEqual(got["bench_round_trip_asio_ratio"], {"text": "0.76x"})
+        self.assertEqual(got["bench_pending_wake_waker_writes"], {"text": "1.00"})
+        self.assertNotIn("bench_round_trip_libuv_ratio", got)  # not in this run
+        with open(os.path.join(root, "README.md"), "w") as f:
+            f.write("<!-- measured:bench_round_trip_asio_ratio -->0.76x<!-- /measured -->\n")
+        self.assertEqual(measure.lint_measured(root), [])
+
+
 class MeasuringTest(unittest.TestCase):
     def test_test_seconds_reads_bazels_summary(self):
         out = ("//lessons/09_early_drop:early_drop_test                                  FAILED in 22.6s\n"
