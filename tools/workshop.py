@@ -264,7 +264,7 @@ def cmd_watch(args, root=ROOT, out=sys.stdout):
 
 
 def cmd_start(args, root=ROOT, out=sys.stdout):
-    out.write("Building every lesson and solution (the first build takes a minute or two)...\n")
+    out.write("Building every lesson and solution (the first build compiles everything once; later builds only what changed)...\n")
     out.flush()
     code = subprocess.call(["bazel", "build", "--keep_going", "//lessons/...", "//solutions/..."], cwd=root,
                            env=bazel_env())

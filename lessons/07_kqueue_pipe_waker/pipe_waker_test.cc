@@ -130,7 +130,8 @@ TEST(PipeWakerTest, DrainEmptiesThePipe) {
   char byte;
   const ssize_t n = read(read_fd, &byte, 1);
   const int err = errno;
-  EXPECT_TRUE(n == -1 && err == EAGAIN)
+  const bool pipe_is_empty = n == -1 && err == EAGAIN;
+  EXPECT_TRUE(pipe_is_empty)
       << "after filling the pipe (" << written
       << " bytes) and one Drain(), the pipe still held bytes. Drain() must "
          "read until read() fails with EAGAIN: bytes left behind keep the "
