@@ -422,22 +422,8 @@ def draw_plots(data, out_dir, log):
 
 
 def machine():
-    cpu = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
-    except OSError:
-        pass
-    osname = platform.system()
-    try:
-        with open("/etc/os-release") as f:
-            for line in f:
-                if line.startswith("PRETTY_NAME="):
-                    osname = line.split("=", 1)[1].strip().strip('"')
-    except OSError:
-        pass
-    return {"cpu": cpu or platform.processor() or "?", "cores": os.cpu_count(), "kernel": platform.release(),
-            "os": osname, "load_before": list(os.getloadavg())}
+    return {"cpu": measure.cpu_model() or platform.processor() or "?", "cores": os.cpu_count(),
+            "kernel": platform.release(), "os": measure.os_name(), "load_before": list(os.getloadavg())}
 
 
 def run_suite(root=ROOT, quick=False, out=sys.stdout, only=None):

@@ -176,13 +176,17 @@ def test_seconds(output, label):
     return float(m.group(1)) if m else None
 
 
-def _conditions():
-    cpu = ""
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo ("" where there is none)."""
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
+            return next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
     except OSError:
-        pass
+        return ""
+
+
+def _conditions():
+    cpu = cpu_model()
     with open("/proc/loadavg") as f:
         load = float(f.read().split()[0])
     others = subprocess.run(["pgrep", "-c", "-f", "A-server.jar|bazel.*server"], capture_output=True, text=True)
@@ -195,14 +199,14 @@ def _conditions():
         "cores": os.cpu_count(),
         "cpu": cpu,
         "kernel": platform.release(),
-        "os": _os_name(),
+        "os": os_name(),
         "bazel": version,
         "load_before": load,
         "other_bazel_servers": int((others.stdout or "0").strip() or 0),
     }
 
 
-def _os_name():
+def os_name():
     try:
         with open("/etc/os-release") as f:
             for line in f:
