@@ -84,8 +84,6 @@ def lint_layout(lessons, root=ROOT):
             continue
         for dirpath, _, files in os.walk(path):
             for f in files:
-                if f.endswith(".patch"):
-                    continue  # checkpoints/ and quotes/ patches remove the starter's TODOs
                 with open(os.path.join(dirpath, f), errors="replace") as fh:
                     if "TODO(lesson" in fh.read():
                         problems.append("%s still carries a TODO(lesson ...) marker"
@@ -317,6 +315,10 @@ def lint_checkpoint_lines(lessons, root):
 
 
 def checkpoint_patch(lesson, name):
+    """Where a checkpoint's patch lives. It turns the starter into the code after that step,
+    and is made with `git diff -U0` from a copy that keeps every TODO(lesson NN) comment:
+    no context lines, so it carries none of the starter's TODO markers into solutions/
+    (it is applied with --unidiff-zero; the counts catch one that lands wrong)."""
     return os.path.join(lesson.solution_package, "checkpoints", name + ".patch")
 
 
@@ -348,7 +350,7 @@ def check_checkpoints(tally, lessons, tmp, log, root):
             what = "lesson %s checkpoint %s" % (l.number, name)
             if not os.path.isfile(patch):
                 continue  # lint_checkpoint_lines reports it
-            proc = subprocess.run(["git", "apply", "--whitespace=nowarn", patch], cwd=tmp,
+            proc = subprocess.run(["git", "apply", "--unidiff-zero", "--whitespace=nowarn", patch], cwd=tmp,
                                   capture_output=True, text=True)
             if proc.returncode != 0:
                 tally.add(False, "%s: %s does not apply to the starter: %s"
@@ -364,7 +366,7 @@ def check_checkpoints(tally, lessons, tmp, log, root):
                               "%s: %d passing, %d failing (lessons/manifest.txt:%d says %d passing, %d failing)"
                               % (what, p, f, n, want_p, want_f))
             finally:
-                rev = subprocess.run(["git", "apply", "-R", "--whitespace=nowarn", patch], cwd=tmp,
+                rev = subprocess.run(["git", "apply", "-R", "--unidiff-zero", "--whitespace=nowarn", patch], cwd=tmp,
                                      capture_output=True, text=True)
                 if rev.returncode != 0:
                     raise RuntimeError("could not revert %s in %s: %s" % (patch, tmp, rev.stderr))
