@@ -13,9 +13,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <vector>
 
+#include "benchmark/benchmark.h"
 #include "loop/loop.h"
 
 namespace loop {
@@ -79,6 +81,17 @@ int CountOpenFds();
 // and closes one Poll(Backend::kKqueue); libuv opens a process-wide pipe at the
 // first uv_loop_init, so round_trip passes a settle that makes one loop.
 int RunBenchmarks(int argc, char** argv, void (*settle)() = nullptr);
+
+// Runs `body`; an exception it throws (a SysError naming the call and errno,
+// say) ends this benchmark with that message instead of the whole binary.
+template <typename Body>
+void SkipOnError(benchmark::State& state, Body body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+  }
+}
 
 // Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
 std::uint64_t RaiseFdLimit();

@@ -35,20 +35,18 @@ void ReportSyscalls(benchmark::State& state, const IoCount& before,
 }
 
 void RawEventfdWrite(benchmark::State& state) {
-  try {
+  SkipOnError(state, [&] {
     RawEventfd efd;
     efd.Add1();  // pending
     const IoCount before = ThreadIo();
     for (auto _ : state) efd.Add1();
     const IoCount after = ThreadIo();
     ReportSyscalls(state, before, after);
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-  }
+  });
 }
 
 void WakerWake(benchmark::State& state, WakerCase c) {
-  try {
+  SkipOnError(state, [&] {
     Poll poll(c.backend);
     Waker waker(poll.registry(), Token{1}, c.kind);
     waker.Wake();  // pending: nobody drains until the end
@@ -57,9 +55,7 @@ void WakerWake(benchmark::State& state, WakerCase c) {
     const IoCount after = ThreadIo();
     ReportSyscalls(state, before, after);
     waker.Drain();
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-  }
+  });
 }
 
 }  // namespace

@@ -25,7 +25,7 @@ namespace {
 constexpr Token kActive{1};
 
 void WaitWithIdle(benchmark::State& state, Backend backend, int idle) {
-  try {
+  SkipOnError(state, [&] {
     const std::uint64_t limit = RaiseFdLimit();
     if (limit < static_cast<std::uint64_t>(idle) + 64) {
       throw std::runtime_error("RLIMIT_NOFILE is " + std::to_string(limit) +
@@ -54,9 +54,7 @@ void WaitWithIdle(benchmark::State& state, Backend backend, int idle) {
       }
       active.Take();
     }
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-  }
+  });
 }
 
 }  // namespace
