@@ -22,29 +22,6 @@ long Check(long r, const std::string& what) {
   return r;
 }
 
-IoCount ThreadIo() {
-  const int fd = open("/proc/thread-self/io", O_RDONLY | O_CLOEXEC);
-  if (fd == -1) throw SysError("open(/proc/thread-self/io)", errno);
-  char text[512];
-  ssize_t n;
-  do {
-    n = read(fd, text, sizeof text - 1);
-  } while (n == -1 && errno == EINTR);
-  const int err = errno;
-  close(fd);
-  if (n == -1) throw SysError("read(/proc/thread-self/io)", err);
-  text[n] = '\0';
-  IoCount count;
-  const char* r = std::strstr(text, "syscr: ");
-  const char* w = std::strstr(text, "syscw: ");
-  if (r == nullptr || w == nullptr) {
-    throw SysError("/proc/thread-self/io has no syscr/syscw lines", ENOENT);
-  }
-  count.reads = std::strtoull(r + 7, nullptr, 10);
-  count.writes = std::strtoull(w + 7, nullptr, 10);
-  return count;
-}
-
 RawEventfd::RawEventfd()
     : fd_(static_cast<int>(Check(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC),
                                  "eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)"))) {}

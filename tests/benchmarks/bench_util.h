@@ -1,13 +1,13 @@
 // What the benchmarks in tests/benchmarks share: errors with errno names,
-// deadlines, the kernel's per-thread syscall counters, and the list of final
-// Waker kinds per backend.
+// deadlines, and the list of final Waker kinds per backend. The kernel's
+// per-thread syscall counters (ThreadIo) come from tools/support/io_count.h.
 //
 // Ownership: Fd-like helpers here own what they open (RawEventfd closes its
 // eventfd). Nothing here is shared between threads unless its comment says
 // so.
 //
-// Thread safety: ThreadIo() reads the calling thread's own counters and may be
-// called from any thread; everything else is plain data or pure functions.
+// Thread safety: plain data and pure functions, unless a comment says
+// otherwise.
 #ifndef TESTS_BENCHMARKS_BENCH_UTIL_H_
 #define TESTS_BENCHMARKS_BENCH_UTIL_H_
 
@@ -19,6 +19,7 @@
 
 #include "benchmark/benchmark.h"
 #include "loop/loop.h"
+#include "tools/support/io_count.h"
 
 namespace loop {
 namespace bench {
@@ -29,16 +30,6 @@ constexpr std::chrono::milliseconds kWaitDeadline{5000};
 
 // Throws SysError(what, errno) ("... failed: EAGAIN (...)") when r == -1.
 long Check(long r, const std::string& what);
-
-// The kernel's count of read-family and write-family system calls made by the
-// calling thread (/proc/thread-self/io: syscr, syscw). Deterministic: the
-// kernel counts calls, not time. Throws SysError if the file cannot be read
-// (a kernel without task I/O accounting).
-struct IoCount {
-  std::uint64_t reads = 0;   // read, readv, pread, ... (syscr)
-  std::uint64_t writes = 0;  // write, writev, pwrite, ... (syscw)
-};
-IoCount ThreadIo();
 
 // An eventfd (EFD_NONBLOCK | EFD_CLOEXEC) that closes itself. Not copyable.
 class RawEventfd {

@@ -29,6 +29,12 @@ Two optional arguments cover what some lessons need:
     test_library = "waker_suite",      # header-only test helpers that live beside the
     test_library_hdrs = ["waker_suite.h"],  # tests in lessons/NN_name and that later
                                        # lessons' tests use: //lessons/NN_name:waker_suite
+    earlier_tests = ["//lessons/09_early_drop:early_drop_test.cc"],
+                                       # an earlier lesson's test file, run again against
+                                       # this lesson's library: early_drop_test here too
+    benchmarks = ["pending_wake_benchmark.cc"],
+                                       # Google Benchmark programs (cc_binary), for
+                                       # `bazel run -c opt //lessons/NN_name:pending_wake_benchmark`
 """
 
 _BACKEND_DEFINES = {
@@ -91,6 +97,8 @@ def lesson(
         test_library = None,
         test_library_hdrs = [],
         test_library_deps = [],
+        earlier_tests = [],
+        benchmarks = [],
         **kwargs):
     """The library `name` plus its tests: one per file in `tests`, or one per file and
     backend when `backends` is set."""
@@ -98,7 +106,7 @@ def lesson(
     if _is_learner_package():
         # The tests and the lesson text live here; solutions/NN_name reads them.
         native.exports_files(
-            tests + native.glob(["*.md"]),
+            tests + benchmarks + native.glob(["*.md"]),
             visibility = ["//visibility:public"],
         )
         if test_library:
@@ -109,6 +117,26 @@ def lesson(
                 visibility = ["//visibility:public"],
                 deps = test_library_deps + ["//tools/testing", "@googletest//:gtest"],
             )
+    for label in earlier_tests:
+        src = label.split(":")[-1]
+        if not label.startswith("//lessons/") or not src.endswith("_test.cc"):
+            fail("earlier_tests names a test file of an earlier lesson, like " +
+                 "//lessons/09_early_drop:early_drop_test.cc, not " + label)
+        native.cc_test(
+            name = src[:-len(".cc")],
+            srcs = [label],
+            deps = [":" + name] + test_deps + ["//tools/testing", "//tools/testing:main"],
+            size = "small",
+        )
+    for b in benchmarks:
+        if not b.endswith("_benchmark.cc"):
+            fail("benchmark files are named *_benchmark.cc, not " + b)
+        native.cc_binary(
+            name = b[:-len(".cc")],
+            srcs = ["//lessons/%s:%s" % (_lesson_dir(), b)],
+            deps = [":" + name, "//tools/support", "@benchmark"],
+            linkopts = ["-pthread"],
+        )
     for t in tests:
         if not t.endswith("_test.cc"):
             fail("test files are named *_test.cc, not " + t)

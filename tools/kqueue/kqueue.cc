@@ -690,9 +690,18 @@ class KqueueTable {
 
 extern "C" int kqueue(void) { return KqueueTable::Get().Create(); }
 
+namespace {
+thread_local unsigned long kevent_calls = 0;
+}  // namespace
+
+extern "C" unsigned long kqueue_emulation_kevent_calls(void) {
+  return kevent_calls;
+}
+
 extern "C" int kevent(int kq, const struct kevent* changelist, int nchanges,
                       struct kevent* eventlist, int nevents,
                       const struct timespec* timeout) {
+  ++kevent_calls;
   std::shared_ptr<EmulatedKqueue> q =
       kq < 0 ? nullptr : KqueueTable::Get().Find(kq);
   if (!q) return Fail(EBADF);

@@ -105,6 +105,14 @@ int kevent(int kq, const struct kevent* changelist, int nchanges,
            struct kevent* eventlist, int nevents,
            const struct timespec* timeout);
 
+// Not in a real <sys/event.h>: an extension of this emulation, for tests that
+// count system calls. A real kevent() is one system call, which the kernel's
+// per-thread counters (/proc/thread-self/io) do not show for the emulation,
+// whose kevent() is a library function. This is how many times the calling
+// thread has called kevent(). Code that uses it checks KQUEUE_EMULATION.
+#define KQUEUE_EMULATION 1
+unsigned long kqueue_emulation_kevent_calls(void);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif
