@@ -1,5 +1,5 @@
 // The finished event loop library: everything a program needs from lessons
-// 01-09, behind one include.
+// 01-10, behind one include.
 //
 //   #include "loop/loop.h"        deps = ["//:loop"]
 //
@@ -9,7 +9,7 @@
 //   loop/selector.h  Backend, AvailableBackends, DefaultBackend
 //   loop/registry.h  Registry (solutions/05_registry) loop/poll.h      Poll
 //   loop/arc.h       Arc, Weak                              (solutions/08_arc)
-//   loop/waker.h     Waker, WakerKind, WakeResult (solutions/09_early_drop)
+//   loop/waker.h     Waker, WakerKind, WakeResult (solutions/10_fast_waker)
 //
 // Ownership: a Poll owns its selector fd and its Registry (hand out
 // Registry&, valid while the Poll lives). The caller owns every fd it
@@ -20,7 +20,8 @@
 // Poll and copy it.
 //
 // Thread safety: Poll::Wait from one thread at a time; Registry methods and
-// Waker::Wake from any thread, also while Wait is blocked; Waker::Drain on the
+// Waker::Wake from any thread, also while Wait is blocked (a Wake while one is
+// pending makes no system call); Waker::Drain on the
 // polling thread. Events buffers belong to the thread that polls with them.
 //
 // Why this file lives in loop/ at the top level: every lesson header is

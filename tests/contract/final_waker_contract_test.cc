@@ -1,5 +1,5 @@
 // The lesson 06/07 waker contract (lessons/06_eventfd_waker/waker_suite.h) on
-// the FINAL Waker (solutions/09_early_drop), for every kind on every backend.
+// the FINAL Waker (solutions/10_fast_waker), for every kind on every backend.
 //
 // The suite builds wakers as Waker(Registry&, Token) and calls void Wake().
 // The final Waker also takes a WakerKind, and each of its constructors adds a
@@ -69,18 +69,17 @@ class FinalWaker {
   Waker waker_;
 };
 
-inline constexpr char kReadme[] = " See lessons/09_early_drop/README.md.";
+inline constexpr char kReadme[] = " See lessons/10_fast_waker/README.md.";
 
-// What the loop does after the waker's event, as in lessons 06 and 07: nothing
-// for an edge-triggered eventfd or EVFILT_USER, Drain() for a pipe.
+// What the loop does after the waker's event. Lessons 06 and 07 needed Drain()
+// only for a pipe; the final Waker coalesces wakes with a pending flag that
+// only Drain() clears, so its loop drains after every wake event, every kind.
 template <WakerKind kKind, Backend kB>
 struct Case {
   using Waker = FinalWaker<kKind>;
   static constexpr Backend kBackend = kB;
   static constexpr const char* kReadme = ::loop::testing::kReadme;
-  static void AfterWakeEvent(Waker& waker) {
-    if (kKind == WakerKind::kPipe) waker.Drain();
-  }
+  static void AfterWakeEvent(Waker& waker) { waker.Drain(); }
 };
 
 }  // namespace testing
