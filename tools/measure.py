@@ -54,6 +54,7 @@ BENCH_HEADLINES = {
     "bench_round_trip_asio_ratio": ("round_trip", "round_trip/asio_post", "ratio"),
     "bench_round_trip_libuv_ratio": ("round_trip", "round_trip/libuv_async_send", "ratio"),
     "bench_round_trip_raw_ns": ("round_trip", "round_trip/raw_eventfd_epoll", "ns"),
+    "bench_pending_wake_raw_ns": ("pending_wake", "pending_wake/raw_eventfd_write", "ns"),
     "bench_pending_wake_waker_ns": ("pending_wake", "pending_wake/waker/epoll/eventfd", "ns"),
     "bench_pending_wake_waker_writes": ("pending_wake", "pending_wake/waker/epoll/eventfd",
                                         "write_syscalls_per_call"),

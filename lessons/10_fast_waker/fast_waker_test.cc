@@ -264,8 +264,7 @@ TEST_P(FastWaker, ManyProducersTheLastWakeIsAlwaysSeen) {
                         "rest and called Wake(), and the loop was never woken "
                         "again (waited "
                      << kWakeDeadline.count()
-                     << " ms). Check the order in Drain() (Step 2)."
-                     << kReadme;
+                     << " ms). Check the order in Drain() (Step 2)." << kReadme;
   EXPECT_EQ(received, kProducers * kItemsEach);
   EXPECT_GE(turns, 1);
 }

@@ -63,7 +63,8 @@ void Before(benchmark::State& state) {
   SkipOnError(state, [&] {
 #ifdef __linux__
     const int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (fd == -1) throw SysError("eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)", errno);
+    if (fd == -1)
+      throw SysError("eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)", errno);
     const std::uint64_t one = 1;
     const int write_fd = fd;
     const void* data = &one;
@@ -115,10 +116,10 @@ int main(int argc, char** argv) {
       const std::string name = std::string("after/your_waker/") +
                                loop::WakerKindName(kind) + "_on_" +
                                loop::BackendName(backend);
-      benchmark::RegisterBenchmark(
-          name.c_str(), [backend, kind](benchmark::State& state) {
-            loop::After(state, backend, kind);
-          });
+      benchmark::RegisterBenchmark(name.c_str(),
+                                   [backend, kind](benchmark::State& state) {
+                                     loop::After(state, backend, kind);
+                                   });
     }
   }
   benchmark::Initialize(&argc, argv);

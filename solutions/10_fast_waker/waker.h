@@ -94,9 +94,9 @@ class Waker {
 
   // Makes the Poll report this Waker's token (readable) from its next or
   // current Wait(). Wakes that arrive before the loop's Drain() are coalesced
-  // into one event, and only the first of them makes a system call. Once the Poll has been destroyed, returns kPollGone and signals
-  // nothing. Throws SysError if the kernel refuses, std::logic_error on a
-  // moved-from Waker.
+  // into one event, and only the first of them makes a system call. Once the
+  // Poll has been destroyed, returns kPollGone and signals nothing. Throws
+  // SysError if the kernel refuses, std::logic_error on a moved-from Waker.
   WakeResult Wake() const;
 
   // Consumes pending wakes so that the source starts empty again and the next
