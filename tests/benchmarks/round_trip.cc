@@ -7,7 +7,7 @@
 //                                      does, with nothing around it). The
 //                                      baseline every ratio is taken to.
 //   round_trip/condition_variable      std::mutex + std::condition_variable
-//   round_trip/waker/BACKEND/KIND      the final Waker (lesson 09), each kind
+//   round_trip/waker/BACKEND/KIND      the final Waker (lesson 10), each kind
 //   on
 //                                      each backend: Wake(), Poll::Wait,
 //                                      Drain()
