@@ -139,7 +139,8 @@ TEST_P(CountedFastWaker, ProducersBetweenTwoPollsSignalOnce) {
       << kProducers << " threads made " << kProducers * kWakesEach
       << " Wake() calls between two polls, and together they made " << total
       << " system calls (write or kevent). One signal is enough (" << one_signal
-      << " system call(s) here, measured above): the first Wake() signals the "
+      << " system call(s), measured above; 2 on kqueue_user: the emulation's "
+         "kevent() also writes its own eventfd): the first Wake() signals the "
          "source and sets the pending flag, and the others see it set. If you "
          "got this right most of the time but not always, the flag is read and "
          "set in two steps: use one exchange (Step 1)."
