@@ -35,6 +35,9 @@ Two optional arguments cover what some lessons need:
     benchmarks = ["pending_wake_benchmark.cc"],
                                        # Google Benchmark programs (cc_binary), for
                                        # `bazel run -c opt //lessons/NN_name:pending_wake_benchmark`
+    given = ["event_loop_given.cc"],   # sources the learner reads but does not edit:
+                                       # they live once, in lessons/NN_name, and both
+                                       # libraries compile that one copy
 """
 
 _BACKEND_DEFINES = {
@@ -99,14 +102,17 @@ def lesson(
         test_library_deps = [],
         earlier_tests = [],
         benchmarks = [],
+        given = [],
         **kwargs):
     """The library `name` plus its tests: one per file in `tests`, or one per file and
     backend when `backends` is set."""
-    lesson_library(name = name, srcs = srcs, hdrs = hdrs, deps = deps, **kwargs)
+    given_srcs = ["//lessons/%s:%s" % (_lesson_dir(), g) for g in given]
+    lesson_library(name = name, srcs = srcs + given_srcs, hdrs = hdrs, deps = deps, **kwargs)
     if _is_learner_package():
-        # The tests and the lesson text live here; solutions/NN_name reads them.
+        # The tests, the given sources and the lesson text live here;
+        # solutions/NN_name reads them.
         native.exports_files(
-            tests + benchmarks + native.glob(["*.md"]),
+            tests + benchmarks + given + native.glob(["*.md"]),
             visibility = ["//visibility:public"],
         )
         if test_library:
