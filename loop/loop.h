@@ -1,5 +1,5 @@
 // The finished event loop library: everything a program needs from lessons
-// 01-10, behind one include.
+// 01-11, behind one include.
 //
 //   #include "loop/loop.h"        deps = ["//:loop"]
 //
@@ -10,6 +10,7 @@
 //   loop/registry.h  Registry (solutions/05_registry) loop/poll.h      Poll
 //   loop/arc.h       Arc, Weak                              (solutions/08_arc)
 //   loop/waker.h     Waker, WakerKind, WakeResult (solutions/10_fast_waker)
+//   loop/event_loop.h EventLoop, LoopHandle, Result (solutions/11_event_loop)
 //
 // Ownership: a Poll owns its selector fd and its Registry (hand out
 // Registry&, valid while the Poll lives). The caller owns every fd it
@@ -32,6 +33,7 @@
 #define LOOP_LOOP_H_
 
 #include "loop/arc.h"
+#include "loop/event_loop.h"
 #include "loop/event.h"
 #include "loop/fd.h"
 #include "loop/poll.h"

@@ -49,6 +49,10 @@ def _fixed(name):
     return lambda _: name
 
 
+def _asio_same_producers(name):
+    return re.sub(r"^post_throughput/[^/]+/", "post_throughput/asio_post/", name)
+
+
 def _one_idle(name):
     return re.sub(r"/idle:\d+$", "/idle:1", name)
 
@@ -63,6 +67,9 @@ BINARIES = [
            None, counters=("wakes_per_sleep", "writes_per_wake", "syscalls_per_wake")),
     Binary("wait_scaling", "Poll::Wait with 1, 1k, 10k idle registrations and one active (ns per Wait)",
            _one_idle, log_scale=False),
+    Binary("post_throughput", "Post throughput: 1 or 4 threads post 20,000 functions to one loop "
+           "(us per 20,000; ratio to Boost.Asio post with the same producers)",
+           _asio_same_producers, counters=("writes_per_post",), log_scale=False),
 ]
 
 # Goals from the project's issue 10, checked against the measured figures.
@@ -258,6 +265,18 @@ def goal_lines(all_runs):
             parts.append("%s: %s ns, %s write syscalls per call: %s" % (
                 mode, fmt_ns(r["ns"]), fmt_counter(w), "met" if met else "**not met**"))
         out.append("- pending wake `%s` (< %.0f ns and 0 syscalls): %s" % (name, PENDING_NS_GOAL, "; ".join(parts)))
+    pt = all_runs.get("post_throughput", {})
+    for name in [n for n in _names_in_order([pt[m] for m in ("pinned", "unpinned") if m in pt])
+                 if n.startswith("post_throughput/event_loop/")]:
+        parts = []
+        for mode in ("pinned", "unpinned"):
+            r = get("post_throughput", mode, name)
+            if r is None or r.get("error") or r.get("ratio") is None:
+                parts.append("%s: no figure" % mode)
+                continue
+            parts.append("%s: %s of Asio's time, %s" % (
+                mode, fmt_ratio(r["ratio"]), "met" if r["ratio"] <= 1.0 else "**not met**"))
+        out.append("- `Post` throughput no lower than Asio's `post`, `%s`: %s" % (name, "; ".join(parts)))
     ws = all_runs.get("wait_scaling", {})
     worst = {}
     for mode in ("pinned", "unpinned"):

@@ -58,6 +58,10 @@ BENCH_HEADLINES = {
     "bench_pending_wake_waker_ns": ("pending_wake", "pending_wake/waker/epoll/eventfd", "ns"),
     "bench_pending_wake_waker_writes": ("pending_wake", "pending_wake/waker/epoll/eventfd",
                                         "write_syscalls_per_call"),
+    "bench_post_4_producers_asio_ratio": ("post_throughput", "post_throughput/event_loop/producers:4",
+                                          "ratio"),
+    "bench_post_1_producer_asio_ratio": ("post_throughput", "post_throughput/event_loop/producers:1",
+                                         "ratio"),
     "bench_wait_10k_idle_ratio": ("wait_scaling", "wait_scaling/epoll/idle:10000", "ratio"),
 }
 

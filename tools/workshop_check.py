@@ -198,6 +198,7 @@ STRESS = [
       "//solutions/07_kqueue_pipe_waker:all", "//solutions/08_arc:all"], 50),
     (["//solutions/09_early_drop:all"], 200),
     (["//solutions/10_fast_waker:all"], 50),
+    (["//solutions/11_event_loop:all"], 50),
     (["//tests/stress/..."], 20),
 ]
 
