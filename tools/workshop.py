@@ -77,12 +77,13 @@ def print_progress(lessons, results, out=sys.stdout):
     wrapped = bool(done) and lessons.index(current) < done[-1]
     if wrapped:
         # A room that started late has finished the last lesson; what is open came before.
-        still = [l.number for l in earlier + [current]]
+        still = [l.number for l, _, _, status in rows[:done[-1]] if status != "done"]
         many = len(still) > 1
-        out.write("You have finished the last lesson, %s. %s %s %s still open: %s optional (each builds up "
-                  "to where you started), so go back only if you like.\n\n"
+        out.write("You have finished the last lesson, %s. %s %s %s still open. %s optional: every "
+                  "lesson builds on the reference solutions of the ones before it, so go back only "
+                  "if you like.\n\n"
                   % (rows[done[-1]][0].number, "Lessons" if many else "Lesson", _ranges(still),
-                     "are" if many else "is", "they are" if many else "it is"))
+                     "are" if many else "is", "They are" if many else "It is"))
         earlier = []
     l, first = current, firsts[current.number]
     out.write("%s: lesson %s, %s\n" % ("If you go back, start with" if wrapped else "Next", l.number, l.title))

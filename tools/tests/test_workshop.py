@@ -276,7 +276,7 @@ class ProgressTest(unittest.TestCase):
         everything = {"FdTest.ClosesOnDestruction": (True, ""), "FdTest.MoveLeavesSourceEmpty": (True, "")}
         workshop.print_progress(self.lessons, self.results(False, everything), out)
         text = out.getvalue()
-        self.assertIn("You have finished the last lesson, 01. Lesson 00 is still open: it is optional", text)
+        self.assertIn("You have finished the last lesson, 01. Lesson 00 is still open. It is optional", text)
         self.assertIn("If you go back, start with: lesson 00", text)
         self.assertNotIn("Next: lesson 00", text)
 
