@@ -33,8 +33,8 @@
 #define LOOP_LOOP_H_
 
 #include "loop/arc.h"
-#include "loop/event_loop.h"
 #include "loop/event.h"
+#include "loop/event_loop.h"
 #include "loop/fd.h"
 #include "loop/poll.h"
 #include "loop/registry.h"

@@ -118,15 +118,31 @@ void EventLoop::Run() {
   } leave{loop_thread_};
   stopped_by_signal_ = 0;
 
+  // Events a callback's exception left undelivered last time: the kernel
+  // will not report them again (edge-triggered), so they go first.
+  const std::vector<Event> left = std::exchange(undelivered_, {});
+  DispatchAll(left.data(), left.data() + left.size());
+
   for (;;) {
     RunDueTimers();  // 1. timers that are due
     // 2. Sleep until an event or the nearest timer; not at all if stopping.
     std::optional<std::chrono::milliseconds> timeout =
         StopRequested() ? std::chrono::milliseconds(0) : NextTimeout();
     poll_.Wait(events_, timeout);
-    for (const Event& event : events_) Dispatch(event);  // 3. events
-    RunPosted();                                         // 4. posted functions
-    if (TakeStopRequest()) return;                       // 5. Stop()?
+    DispatchAll(events_.begin(), events_.end());  // 3. events
+    RunPosted();                                  // 4. posted functions
+    if (TakeStopRequest()) return;                // 5. Stop()?
+  }
+}
+
+void EventLoop::DispatchAll(const Event* begin, const Event* end) {
+  for (const Event* e = begin; e != end; ++e) {
+    try {
+      Dispatch(*e);
+    } catch (...) {
+      undelivered_.assign(e + 1, end);
+      throw;
+    }
   }
 }
 

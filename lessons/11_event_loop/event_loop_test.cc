@@ -621,6 +621,33 @@ TEST(Watch, ACallbackMayUnwatchItselfAndAnotherFdOfTheSameBatch) {
   loop.Watch(b.read.get(), Interest::kReadable, [](const Event&) {});
 }
 
+TEST(Watch, AnExceptionFromACallbackLeavesTheRestOfTheBatchForTheNextRun) {
+  EventLoop loop(Opts());
+  Pipe a = NonBlockingPipe();
+  Pipe b = NonBlockingPipe();
+  int calls = 0;
+  auto first_throws = [&](const Event&) {
+    if (++calls == 1) throw std::runtime_error("callback failed");
+    loop.Stop();
+  };
+  loop.Watch(a.read.get(), Interest::kReadable, first_throws);
+  loop.Watch(b.read.get(), Interest::kReadable, first_throws);
+  WriteByte(a.write);  // both ready before Run: one Wait reports both
+  WriteByte(b.write);
+  {
+    LoopThread thread(loop);
+    ASSERT_TRUE(thread.Finished());
+    EXPECT_EQ(What(thread.error()), "callback failed");
+  }
+  EXPECT_EQ(calls, 1);
+  // Edge-triggered: the kernel will not report the second fd again, so the
+  // loop must have kept its event.
+  LoopThread again(loop);
+  ASSERT_TRUE(again.Finished())
+      << "the event after the callback that threw was lost";
+  EXPECT_EQ(calls, 2);
+}
+
 TEST(Watch, MistakesAreClearErrors) {
   EventLoop loop(Opts());
   Pipe pipe = NonBlockingPipe();

@@ -35,8 +35,9 @@
 // Run(), or any one thread while the loop is not running. Called from another
 // thread while Run() is going, they throw std::logic_error. Callbacks run on
 // the loop thread, one at a time. An exception thrown by a callback leaves
-// Run() and leaves the loop as it was (functions not yet run stay queued);
-// call Run() again to go on. Do not destroy the loop from its own callback.
+// Run() and leaves the loop as it was: functions not yet run stay queued, and
+// the events of that batch not yet delivered are delivered first by the next
+// Run(). Do not destroy the loop while Run() runs, or from its own callback.
 #ifndef LOOP_EVENT_LOOP_H_
 #define LOOP_EVENT_LOOP_H_
 
@@ -211,6 +212,7 @@ class EventLoop {
   std::optional<std::chrono::milliseconds> NextTimeout();
 
   // Given (event_loop_given.cc).
+  void DispatchAll(const Event* begin, const Event* end);
   void Dispatch(const Event& event);
   void CheckLoopThread(const char* what) const;
   bool StopRequested();
@@ -220,6 +222,8 @@ class EventLoop {
   Poll poll_;
   std::shared_ptr<internal::LoopShared> shared_;
   Events events_{256};
+  std::vector<Event>
+      undelivered_;  // left by a callback's exception (loop thread)
   std::atomic<std::thread::id> loop_thread_{};  // set while Run() runs
 
   // Timers (loop thread). A cancelled timer leaves its entry in the heap,
