@@ -435,6 +435,35 @@ TEST(Timers, ATimerSetByATimerRunsOnALaterTurn) {
          "step began";
 }
 
+TEST(Timers, AThrowingTimerKeepsTheTimersSetBeforeItThrew) {
+  EventLoop loop(Opts());
+  bool later_ran = false;
+  const Clock::time_point due = Clock::now();
+  // The first timer sets one that is already due; RunDueTimers holds it back
+  // for the next turn. Then the second timer of this turn throws.
+  loop.RunAt(due, [&] {
+    loop.RunAt(due - std::chrono::seconds(1), [&] {
+      later_ran = true;
+      loop.Stop();
+    });
+  });
+  loop.RunAt(due, [] { throw std::runtime_error("timer failed"); });
+  {
+    LoopThread thread(loop);
+    ASSERT_TRUE(thread.Finished())
+        << "Run() did not return within 5 s: " << kTimersNeverRan;
+    EXPECT_EQ(What(thread.error()), "timer failed")
+        << "an exception from a timer must leave Run()";
+  }
+  EXPECT_FALSE(later_ran) << "a timer set by a timer runs on a later turn";
+  LoopThread again(loop);
+  ASSERT_TRUE(again.Finished())
+      << "the timer set in the turn that threw never ran: RunDueTimers held "
+         "it back for the next turn, then lost it when the exception left. "
+         "Push the held-back timers back on the heap before rethrowing";
+  EXPECT_TRUE(later_ran);
+}
+
 TEST(Timers, TheLoopSleepsUntilTheNearestDeadlineInsteadOfSpinning) {
   EventLoop loop(Opts());
   bool far_ran = false;
@@ -661,7 +690,9 @@ TEST(Watch, MistakesAreClearErrors) {
   auto error = testing::SysErrorFrom(
       [&] { loop.Watch(closed, Interest::kReadable, [](const Event&) {}); },
       "watching a closed fd must throw SysError(EBADF)");
-  if (error) EXPECT_EQ(error->err, EBADF) << error->what;
+  if (error) {
+    EXPECT_EQ(error->err, EBADF) << error->what;
+  }
 }
 
 TEST(Watch, LoopThreadMethodsFromAnotherThreadWhileRunningThrow) {
