@@ -199,6 +199,17 @@ void EventLoop::Watch(int fd, Interest interest, WatchCallback callback) {
   watch_tokens_.emplace(fd, token);
 }
 
+void EventLoop::Rewatch(int fd, Interest interest) {
+  CheckLoopThread("Rewatch");
+  auto it = watch_tokens_.find(fd);
+  if (it == watch_tokens_.end()) {
+    throw std::invalid_argument("EventLoop::Rewatch(fd " + std::to_string(fd) +
+                                "): not watched by this loop");
+  }
+  poll_.registry().Reregister(fd, Token{it->second},
+                              interest);  // throws SysError
+}
+
 void EventLoop::Unwatch(int fd) {
   CheckLoopThread("Unwatch");
   auto it = watch_tokens_.find(fd);

@@ -626,6 +626,28 @@ TEST(Watch, TheCallbackRunsOnTheLoopThreadWhenTheFdIsReady) {
   EXPECT_TRUE(readable);
 }
 
+TEST(Watch, RewatchChangesTheInterestOfAWatchedFd) {
+  EventLoop loop(Opts());
+  Pipe pipe = NonBlockingPipe();
+  bool writable = false;
+  // The write end of an empty pipe is writable, but nobody asked for that yet.
+  loop.Watch(pipe.write.get(), Interest::kReadable, [&](const Event& event) {
+    writable = event.is_writable();
+    loop.Unwatch(pipe.write.get());
+    loop.Stop();
+  });
+  loop.Rewatch(pipe.write.get(), Interest::kWritable);
+  LoopThread thread(loop);
+  ASSERT_TRUE(thread.Finished())
+      << "no event after Rewatch(kWritable) of a writable pipe end (given "
+         "code): "
+      << What(thread.error());
+  EXPECT_TRUE(writable);
+  EXPECT_THROW(loop.Rewatch(pipe.read.get(), Interest::kReadable),
+               std::invalid_argument)
+      << "Rewatch of an fd the loop does not watch";
+}
+
 TEST(Watch, ACallbackMayUnwatchItselfAndAnotherFdOfTheSameBatch) {
   EventLoop loop(Opts());
   Pipe a = NonBlockingPipe();

@@ -175,6 +175,10 @@ class EventLoop {
   // the callback of an fd unwatched earlier in the same batch is not called.
   void Watch(int fd, Interest interest, WatchCallback callback);
   void Unwatch(int fd);
+  // Changes a watched fd's interest (for example: add kWritable while output
+  // is queued, drop it when the queue is empty). Same token, same callback;
+  // edge-triggered, so a readiness that is already there is reported again.
+  void Rewatch(int fd, Interest interest);
   // These signals (default SIGINT, SIGTERM) make Run() return, through a
   // handler that only writes one byte to a pipe the loop watches. One loop
   // per process at a time; RestoreSignals (or ~EventLoop) puts back the old
