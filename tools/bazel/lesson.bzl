@@ -38,6 +38,8 @@ Two optional arguments cover what some lessons need:
     given = ["event_loop_given.cc"],   # sources the learner reads but does not edit:
                                        # they live once, in lessons/NN_name, and both
                                        # libraries compile that one copy
+    binaries = ["server_main.cc"],     # programs on the library (cc_binary "server"),
+                                       # for `bazel run //lessons/NN_name:server`
 """
 
 _BACKEND_DEFINES = {
@@ -103,6 +105,7 @@ def lesson(
         earlier_tests = [],
         benchmarks = [],
         given = [],
+        binaries = [],
         **kwargs):
     """The library `name` plus its tests: one per file in `tests`, or one per file and
     backend when `backends` is set."""
@@ -112,7 +115,7 @@ def lesson(
         # The tests, the given sources and the lesson text live here;
         # solutions/NN_name reads them.
         native.exports_files(
-            tests + benchmarks + given + native.glob(["*.md"]),
+            tests + benchmarks + given + binaries + native.glob(["*.md"]),
             visibility = ["//visibility:public"],
         )
         if test_library:
@@ -141,6 +144,15 @@ def lesson(
             name = b[:-len(".cc")],
             srcs = ["//lessons/%s:%s" % (_lesson_dir(), b)],
             deps = [":" + name, "//tools/support", "@benchmark"],
+            linkopts = ["-pthread"],
+        )
+    for b in binaries:
+        if not b.endswith("_main.cc"):
+            fail("program files are named *_main.cc, not " + b)
+        native.cc_binary(
+            name = b[:-len("_main.cc")],
+            srcs = ["//lessons/%s:%s" % (_lesson_dir(), b)],
+            deps = [":" + name],
             linkopts = ["-pthread"],
         )
     for t in tests:

@@ -7,7 +7,11 @@
 #                              which only tests/benchmarks and ./tools/bench need
 #                              (./tools/check and ./tools/bench ask for it; ./tools/start
 #                              does not, so a learner never installs them)
-# The flags combine: ensure_deps --maintainer --bench.
+#   ensure_deps --redis        also the "redis" group: redis-tools (redis-cli,
+#                              redis-benchmark) and redis-server, which tests/redis
+#                              and ./tools/bench drive against lesson 12's server
+#                              (a learner installs them only to try lesson 12 by hand)
+# The flags combine: ensure_deps --maintainer --bench --redis.
 
 _deps_say() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -48,6 +52,10 @@ _deps_missing_debian() {
     # gnuplot-nox: gnuplot without X11/Qt (the "gnuplot" package would pull in Qt).
     command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot-nox)
   fi
+  if _deps_has --redis "$@"; then
+    { command -v redis-cli && command -v redis-benchmark; } >/dev/null 2>&1 || missing+=(redis-tools)
+    command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  fi
   for pkg in "${missing[@]}"; do printf '%s\n' "$pkg"; done
 }
 
@@ -67,6 +75,8 @@ _deps_why() {
     libuv1-dev) echo "libuv, whose uv_async_send the benchmarks compare the Waker with (bench group)" ;;
     libboost-dev) echo "Boost (header-only Asio), whose post() the benchmarks compare the Waker with (bench group)" ;;
     gnuplot-nox) echo "draws the plots of docs/benchmarks.md (bench group)" ;;
+    redis-tools) echo "redis-cli and redis-benchmark, the real clients lesson 12's server is tested with (redis group)" ;;
+    redis-server) echo "the real Redis, which ./tools/bench measures lesson 12's server against (redis group)" ;;
   esac
 }
 
@@ -87,6 +97,9 @@ ensure_deps() {
       [ -f "$brew_prefix/include/uv.h" ] || need+=(libuv)
       [ -f "$brew_prefix/include/boost/asio.hpp" ] || need+=(boost)
       command -v gnuplot >/dev/null 2>&1 || need+=(gnuplot)
+    fi
+    if _deps_has --redis "$@"; then
+      command -v redis-cli >/dev/null 2>&1 || need+=(redis)
     fi
     if [ ${#need[@]} -gt 0 ]; then
       if command -v brew >/dev/null 2>&1; then

@@ -1,0 +1,47 @@
+// Lesson 12: the event-loop side of a Redis-compatible server. You write the
+// four functions below; README.md walks through them one at a time.
+#include "loop/server.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "tools/support/sys_error.h"
+#include "tools/support/todo.h"
+
+namespace loop {
+
+// 1. Accept every pending connection (the listener is edge-triggered).
+void Server::AcceptClients() {
+  LOOP_TODO("12", "12_redis_server",
+            "Server::AcceptClients: accept4(listener_, SOCK_NONBLOCK | "
+            "SOCK_CLOEXEC) until EAGAIN, AddConnection(Fd(fd)) for each");
+}
+
+// 2. Read until EAGAIN, executing what arrives as it arrives.
+void Server::ReadFrom(Connection& c) {
+  (void)c;
+  LOOP_TODO("12", "12_redis_server",
+            "Server::ReadFrom: read(2) into c.in.Prepare(kReadChunk) until "
+            "EAGAIN, Commit, Process(c) after each read");
+}
+
+// 3. Execute every whole request in the buffer, in order, then write.
+void Server::Process(Connection& c) {
+  (void)c;
+  LOOP_TODO("12", "12_redis_server",
+            "Server::Process: resp::ParseCommand each whole request in c.in, "
+            "Consume it, Execute(c, args_), then Flush(c)");
+}
+
+// 4. Write until the output is empty or the socket is full; ask for
+// writability only while output waits.
+void Server::Flush(Connection& c) {
+  (void)c;
+  LOOP_TODO("12", "12_redis_server",
+            "Server::Flush: send(2) c.out until empty or EAGAIN, then "
+            "loop_.Rewatch for kWritable only while c.out.pending() > 0");
+}
+
+}  // namespace loop

@@ -1,0 +1,550 @@
+// Lesson 12: the server, end to end over loopback.
+//
+// This file is compiled twice (see BUILD.bazel): server_epoll_test with
+// LOOP_TEST_BACKEND=kEpoll and server_kqueue_test with kKqueue.
+//
+// How these tests work: each starts a Server on 127.0.0.1, port 0 (the kernel
+// picks a free one), runs it on its own thread, and talks to it with
+// RespClient (tools/testing/resp_client.h), which sends raw RESP bytes and
+// reads whole replies. Every wait has a deadline. If the server thread dies
+// (your code threw), every client stops waiting and the test says why.
+#include "loop/server.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "loop/fd.h"
+#include "tools/testing/deadline.h"
+#include "tools/testing/fds.h"
+#include "tools/testing/resp_client.h"
+#include "tools/testing/threads.h"
+
+#ifndef LOOP_TEST_BACKEND
+#error "Build with LOOP_TEST_BACKEND=kEpoll or kKqueue (see BUILD.bazel)."
+#endif
+
+namespace loop {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::Command;
+using testing::RespClient;
+
+constexpr Backend kBackend = Backend::LOOP_TEST_BACKEND;
+
+ServerOptions Opts() {
+  ServerOptions o;
+  o.backend = kBackend;
+  o.shutdown_grace = milliseconds(3000);
+  return o;
+}
+
+// A Server running on its own thread. The destructor stops it and waits.
+class ServerThread {
+ public:
+  explicit ServerThread(ServerOptions options = Opts())
+      : server_(std::make_unique<Server>(options)) {
+    thread_ = std::thread([this] {
+      tid_.store(testing::CurrentThreadId());
+      try {
+        server_->Run();
+      } catch (const std::exception& e) {
+        error_ = e.what();
+        failed_.store(true);
+      } catch (...) {
+        error_ = "a non-std exception";
+        failed_.store(true);
+      }
+      finished_.store(true);
+    });
+  }
+  ~ServerThread() {
+    server_->Stop();
+    thread_.join();
+  }
+
+  Server& server() { return *server_; }
+  int port() const { return server_->port(); }
+  long tid() const { return tid_.load(); }
+  bool finished() const { return finished_.load(); }
+  // Why the server thread died, or "".
+  std::string Failure() const {
+    return failed_.load() ? "Server::Run threw: " + error_ : std::string();
+  }
+  RespClient Connect() {
+    return RespClient::Connect(port(), [this] { return Failure(); });
+  }
+  // Stops the server and waits for Run() to return.
+  bool StopAndWait(milliseconds deadline = testing::kDefaultDeadline) {
+    server_->Stop();
+    return testing::WaitUntil([this] { return finished(); }, deadline);
+  }
+
+ private:
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+  std::atomic<long> tid_{0};
+  std::atomic<bool> failed_{false};
+  std::atomic<bool> finished_{false};
+  std::string error_;  // written before failed_ is set
+};
+
+std::string Bulk(const std::string& bytes) {
+  return "$" + std::to_string(bytes.size()) + "\r\n" + bytes + "\r\n";
+}
+
+// Sends `request` and returns the one reply.
+std::string Ask(RespClient& c, const std::string& request) {
+  std::string error;
+  if (!c.Send(request, testing::kDefaultDeadline, &error)) return "!" + error;
+  return c.Reply();
+}
+
+// --- The basics ------------------------------------------------------------
+
+TEST(Basics, EachCommandGivesRedissReply) {
+  ServerThread s;
+  RespClient c = s.Connect();
+  EXPECT_EQ(Ask(c, Command({"PING"})), "+PONG\r\n")
+      << "the first reply of all; if it says '!gave up', read what the "
+         "server threw";
+  EXPECT_EQ(Ask(c, Command({"PING", "hi"})), "$2\r\nhi\r\n");
+  EXPECT_EQ(Ask(c, Command({"ECHO", "hello"})), "$5\r\nhello\r\n");
+  EXPECT_EQ(Ask(c, Command({"SET", "k", "v"})), "+OK\r\n");
+  EXPECT_EQ(Ask(c, Command({"GET", "k"})), "$1\r\nv\r\n");
+  EXPECT_EQ(Ask(c, Command({"GET", "nope"})), "$-1\r\n");
+  EXPECT_EQ(Ask(c, Command({"EXISTS", "k", "nope", "k"})), ":2\r\n");
+  EXPECT_EQ(Ask(c, Command({"INCR", "n"})), ":1\r\n");
+  EXPECT_EQ(Ask(c, Command({"INCR", "n"})), ":2\r\n");
+  EXPECT_EQ(Ask(c, Command({"INCR", "k"})),
+            "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(Ask(c, Command({"DEL", "k", "n", "nope"})), ":2\r\n");
+  EXPECT_EQ(Ask(c, Command({"DBSIZE"})), ":0\r\n");
+  EXPECT_EQ(Ask(c, Command({"QUIT"})), "+OK\r\n");
+  EXPECT_TRUE(c.ClosedWithin()) << "QUIT: reply +OK, then close";
+}
+
+TEST(Basics, InlineCommandsAsTypedIntoNetcat) {
+  ServerThread s;
+  RespClient c = s.Connect();
+  EXPECT_EQ(Ask(c, "PING\r\n"), "+PONG\r\n");
+  EXPECT_EQ(Ask(c, "SET greeting hello\n"), "+OK\r\n");
+  EXPECT_EQ(Ask(c, "GET greeting\r\n"), "$5\r\nhello\r\n");
+}
+
+// --- Step 1: accepting -------------------------------------------------------
+
+TEST(Accept, TwoHundredClientsConnectedAtOnceAreAllServed) {
+  ServerThread s;
+  // All 200 connect before any sends: they wait in the listen queue together,
+  // and one edge-triggered event stands for all of them.
+  std::vector<RespClient> clients;
+  for (int i = 0; i < 200; ++i) clients.push_back(s.Connect());
+  for (int i = 0; i < 200; ++i) {
+    const std::string key = "key" + std::to_string(i);
+    std::string error;
+    ASSERT_TRUE(clients[i].Send(Command({"SET", key, std::to_string(i)}),
+                                testing::kDefaultDeadline, &error))
+        << error;
+  }
+  int answered = 0;
+  for (int i = 0; i < 200; ++i) {
+    const std::string reply = clients[i].Reply();
+    if (reply == "+OK\r\n") ++answered;
+    if (reply != "+OK\r\n") {
+      ADD_FAILURE() << "client " << i << " of 200 got " << reply
+                    << (answered > 0
+                            ? ": some clients were served and others never "
+                              "were. Accept until EAGAIN: one event can stand "
+                              "for many clients waiting in the queue"
+                            : "");
+      break;
+    }
+  }
+  ASSERT_EQ(answered, 200);
+  for (int i = 0; i < 200; i += 37) {
+    EXPECT_EQ(Ask(clients[i], Command({"GET", "key" + std::to_string(i)})),
+              Bulk(std::to_string(i)));
+  }
+  EXPECT_EQ(s.server().stats().accepted, 200u);
+}
+
+TEST(Accept, OutOfDescriptorsDoesNotSpinAndRecovers) {
+  ServerThread s;
+  RespClient first = s.Connect();
+  ASSERT_EQ(Ask(first, Command({"PING"})), "+PONG\r\n");
+  // The client's socket is made first; then every free descriptor of the
+  // process is used up, so the server's accept4 fails with EMFILE.
+  RespClient later = RespClient::Open([&s] { return s.Failure(); });
+  struct rlimit old_limit;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old_limit), 0);
+  struct rlimit low = old_limit;
+  low.rlim_cur = static_cast<rlim_t>(testing::CountOpenFds() + 16);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<Fd> hog;
+  for (;;) {
+    const int fd = dup(STDERR_FILENO);
+    if (fd < 0) break;
+    hog.emplace_back(fd);
+  }
+  // connect() needs no descriptor on this side: the socket exists already.
+  later.ConnectTo(s.port());
+  std::string extra;
+  const bool closed = later.ClosedWithin(testing::kDefaultDeadline, &extra);
+  hog.resize(hog.size() > 4 ? hog.size() - 4 : 0);  // room to read /proc
+  const bool asleep =
+      testing::WaitUntilBlockedInKernel(s.tid(), milliseconds(2000));
+  hog.clear();
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old_limit), 0);
+  EXPECT_EQ(s.Failure(), "");
+  EXPECT_TRUE(closed)
+      << "a client that arrived while the process had no descriptor left "
+         "was neither served nor closed: on EMFILE, call ShedOneConnection() "
+         "(it frees the reserve fd, accepts and closes that client)";
+  EXPECT_TRUE(asleep) << "the loop thread never went back to sleep after "
+                         "EMFILE: is AcceptClients retrying accept4 at once?";
+  EXPECT_GE(s.server().stats().shed, 1u);
+  RespClient after = s.Connect();
+  EXPECT_EQ(Ask(after, Command({"PING"})), "+PONG\r\n")
+      << "once descriptors are free again, new clients must be served";
+  EXPECT_EQ(Ask(first, Command({"PING"})), "+PONG\r\n");
+}
+
+TEST(Accept, AFloodPastTheConnectionLimitIsToldAndClosed) {
+  ServerOptions o = Opts();
+  o.max_clients = 10;
+  ServerThread s(o);
+  std::vector<RespClient> clients;
+  for (int i = 0; i < 30; ++i) clients.push_back(s.Connect());
+  int served = 0, refused = 0;
+  for (RespClient& c : clients) {
+    const std::string reply = Ask(c, Command({"PING"}));
+    if (reply == "+PONG\r\n") {
+      ++served;
+    } else if (reply == "-ERR max number of clients reached\r\n") {
+      ++refused;
+      EXPECT_TRUE(c.ClosedWithin()) << "a refused client must be closed";
+    } else {
+      ADD_FAILURE() << "unexpected reply: " << reply;
+      break;
+    }
+  }
+  EXPECT_EQ(served, 10);
+  EXPECT_EQ(refused, 20);
+  clients.clear();  // the 10 served ones leave: there is room again
+  ASSERT_TRUE(testing::WaitUntil([&s] { return s.server().stats().open == 0; }))
+      << "closed clients are still counted open: " << s.server().stats().open;
+  RespClient again = s.Connect();
+  EXPECT_EQ(Ask(again, Command({"PING"})), "+PONG\r\n");
+}
+
+// --- Steps 2 and 3: reading and processing ----------------------------------
+
+TEST(Pipeline, AThousandCommandsInOneWriteAreAnsweredInOrder) {
+  ServerThread s;
+  RespClient c = s.Connect();
+  std::string batch;
+  for (int i = 0; i < 1000; ++i) batch += Command({"INCR", "counter"});
+  std::string error;
+  ASSERT_TRUE(c.Send(batch, testing::kDefaultDeadline, &error)) << error;
+  for (int i = 1; i <= 1000; ++i) {
+    const std::string reply = c.Reply();
+    ASSERT_EQ(reply, ":" + std::to_string(i) + "\r\n")
+        << "reply " << i << " of 1000 pipelined INCRs"
+        << (reply.rfind("!timeout", 0) == 0
+                ? ": execute every whole request in the buffer, not one per "
+                  "read"
+                : "");
+  }
+}
+
+TEST(Pipeline, ARequestThatArrivesAByteAtATimeIsAnsweredOnce) {
+  ServerThread s;
+  RespClient c = s.Connect();
+  const std::string request = Command({"ECHO", "split"}) + "PING\r\n";
+  for (char byte : request) {
+    std::string error;
+    ASSERT_TRUE(c.Send(std::string(1, byte), testing::kDefaultDeadline, &error))
+        << error;
+  }
+  EXPECT_EQ(c.Reply(), "$5\r\nsplit\r\n");
+  EXPECT_EQ(c.Reply(), "+PONG\r\n");
+}
+
+TEST(BigValues, AnEightMebibyteValueGoesInAndComesBackWhole) {
+  ServerThread s;
+  RespClient c = s.Connect();
+  std::string value(8 << 20, '\0');
+  std::mt19937 rng(12);
+  for (char& ch : value) ch = static_cast<char>(rng());
+  // 8 MiB does not fit in the kernel's socket buffers: both directions take
+  // many partial reads and writes.
+  EXPECT_EQ(Ask(c, Command({"SET", "big", value})), "+OK\r\n");
+  const std::string reply = Ask(c, Command({"GET", "big"}));
+  ASSERT_EQ(reply.size(), Bulk(value).size())
+      << (reply[0] == '!' ? reply : "a GET of 8 MiB came back cut")
+      << (reply.rfind("!timeout", 0) == 0
+              ? ". A write that sends only part of the output must ask for "
+                "kWritable (Rewatch) and go on when the socket is writable "
+                "again"
+              : "");
+  EXPECT_TRUE(reply == Bulk(value)) << "the 8 MiB came back changed";
+  EXPECT_EQ(Ask(c, Command({"PING"})), "+PONG\r\n");
+}
+
+TEST(BigValues, ASlowReaderDoesNotHoldUpOthersAndGetsEveryReply) {
+  ServerThread s;
+  RespClient slow = s.Connect();
+  const std::string value(1 << 20, 'v');
+  ASSERT_EQ(Ask(slow, Command({"SET", "v", value})), "+OK\r\n");
+  // 48 replies of 1 MiB, asked for at once and not read yet: far more than
+  // the kernel buffers, so the server must stop and wait for this client.
+  std::string batch;
+  for (int i = 0; i < 48; ++i) batch += Command({"GET", "v"});
+  std::string error;
+  ASSERT_TRUE(slow.Send(batch, testing::kDefaultDeadline, &error)) << error;
+  RespClient other = s.Connect();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(Ask(other, Command({"PING"})), "+PONG\r\n")
+        << "while one client does not read its replies, another must still "
+           "be served: is Flush waiting for a socket that is full?";
+  }
+  for (int i = 0; i < 48; ++i) {
+    const std::string reply = slow.Reply();
+    ASSERT_TRUE(reply == Bulk(value))
+        << "reply " << i
+        << " of 48: " << (reply[0] == '!' ? reply : "not the 1 MiB value");
+  }
+}
+
+TEST(HalfClose, RequestsSentBeforeShutdownWriteAreAnsweredThenClosed) {
+  ServerThread s;
+  RespClient c = s.Connect();
+  std::string error;
+  ASSERT_TRUE(c.Send(Command({"PING"}) + Command({"ECHO", "last"}),
+                     testing::kDefaultDeadline, &error))
+      << error;
+  c.ShutdownWrite();  // "I have nothing more to send": read returns 0
+  EXPECT_EQ(c.Reply(), "+PONG\r\n");
+  EXPECT_EQ(c.Reply(), "$4\r\nlast\r\n")
+      << "at the end of the stream, answer what came before it";
+  EXPECT_TRUE(c.ClosedWithin())
+      << "after read() returned 0 and the replies went out, close the "
+         "connection (or it stays open for ever)";
+  EXPECT_TRUE(
+      testing::WaitUntil([&s] { return s.server().stats().open == 0; }));
+}
+
+TEST(HalfClose, AClientThatResetsClosesOnlyItsOwnConnection) {
+  ServerThread s;
+  RespClient other = s.Connect();
+  ASSERT_EQ(Ask(other, Command({"PING"})), "+PONG\r\n");
+  {
+    RespClient rude = s.Connect();
+    ASSERT_EQ(Ask(rude, Command({"PING"})), "+PONG\r\n");
+    std::string error;
+    ASSERT_TRUE(
+        rude.Send(Command({"GET", "x"}), testing::kDefaultDeadline, &error));
+    rude.Reset();  // RST: the server's read or write says ECONNRESET
+  }
+  ASSERT_TRUE(testing::WaitUntil([&s] {
+    return s.server().stats().closed >= 1;
+  })) << "the reset connection was never closed";
+  EXPECT_EQ(s.Failure(), "") << "ECONNRESET must close that client only";
+  EXPECT_EQ(Ask(other, Command({"PING"})), "+PONG\r\n");
+}
+
+// --- Bad input
+// ----------------------------------------------------------------
+
+TEST(BadInput, UnknownCommandsAndWrongArityGetAnErrorAndTheConnectionStays) {
+  ServerThread s;
+  RespClient c = s.Connect();
+  EXPECT_EQ(Ask(c, Command({"FROB", "a", "b"})),
+            "-ERR unknown command 'FROB', with args beginning with: 'a' "
+            "'b' \r\n");
+  EXPECT_EQ(Ask(c, Command({"GET"})),
+            "-ERR wrong number of arguments for 'get' command\r\n");
+  EXPECT_EQ(Ask(c, Command({"PING"})), "+PONG\r\n")
+      << "an error reply is not a reason to close";
+}
+
+TEST(BadInput, MalformedRespGetsAProtocolErrorAndClosesOnlyThatConnection) {
+  ServerThread s;
+  RespClient bystander = s.Connect();
+  ASSERT_EQ(Ask(bystander, Command({"SET", "safe", "yes"})), "+OK\r\n");
+  RespClient bad = s.Connect();
+  EXPECT_EQ(Ask(bad, Command({"PING"}) + "*2\r\n$x\r\n"), "+PONG\r\n")
+      << "requests before the bad one are answered";
+  EXPECT_EQ(bad.Reply(), "-ERR Protocol error: invalid bulk length\r\n");
+  EXPECT_TRUE(bad.ClosedWithin())
+      << "after a protocol error the stream cannot be trusted: reply, then "
+         "close, as Redis does";
+  EXPECT_EQ(Ask(bystander, Command({"GET", "safe"})), "$3\r\nyes\r\n");
+}
+
+TEST(BadInput, AHugeBulkLengthIsRefusedBeforeItsBytesArrive) {
+  ServerThread s;
+  RespClient c = s.Connect();
+  // Announces 1 TB and sends none of it: the server must not wait for it,
+  // nor try to allocate it.
+  EXPECT_EQ(Ask(c, "*2\r\n$3\r\nSET\r\n$1000000000000\r\n"),
+            "-ERR Protocol error: invalid bulk length\r\n");
+  EXPECT_TRUE(c.ClosedWithin());
+}
+
+TEST(BadInput, BinaryGarbageNeverHurtsTheServerOrAnotherClient) {
+  ServerThread s;
+  RespClient bystander = s.Connect();
+  ASSERT_EQ(Ask(bystander, Command({"PING"})), "+PONG\r\n");
+  std::mt19937 rng(2026);
+  for (int round = 0; round < 20; ++round) {
+    RespClient junk = s.Connect();
+    std::string bytes(4096, '\0');
+    for (char& ch : bytes) ch = static_cast<char>(rng());
+    if (round % 2 == 0) bytes[0] = '*';  // half of them look like arrays
+    std::string error;  // the send may fail: the server may close first
+    if (junk.Send(bytes, testing::kDefaultDeadline, &error)) {
+      junk.ShutdownWrite();
+    }
+    std::string got;
+    EXPECT_TRUE(junk.ClosedWithin(testing::kDefaultDeadline, &got))
+        << "round " << round << ": the server neither finished with the "
+        << "garbage nor closed; it sent: " << got.substr(0, 200);
+    EXPECT_TRUE(got.empty() || got[0] == '-')
+        << "garbage may only get error replies, got: " << got.substr(0, 200);
+  }
+  EXPECT_EQ(s.Failure(), "");
+  EXPECT_EQ(Ask(bystander, Command({"PING"})), "+PONG\r\n");
+}
+
+// --- The slow command: Offload, end to end
+// ------------------------------------
+
+TEST(Slow, OtherClientsAreAnsweredWhileASlowCommandRuns) {
+  ServerThread s;
+  RespClient sleeper = s.Connect();
+  std::string error;
+  // 30 s: far longer than this test, so the order below is certain.
+  ASSERT_TRUE(
+      sleeper.Send(Command({"DEBUG", "SLEEP", "30"}) + Command({"PING"}),
+                   testing::kDefaultDeadline, &error))
+      << error;
+  RespClient other = s.Connect();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(Ask(other, Command({"INCR", "n"})),
+              ":" + std::to_string(i + 1) + "\r\n")
+        << "the loop thread must serve others while DEBUG SLEEP runs on a "
+           "worker";
+  }
+  EXPECT_FALSE(sleeper.HasDataNow())
+      << "the PING after DEBUG SLEEP was answered before it: a connection "
+         "with a slow command running must not execute its next requests "
+         "(Paused)";
+  // Shutdown cuts the sleep short; its reply still goes out.
+  ASSERT_TRUE(s.StopAndWait()) << "Run() did not return after Stop()";
+  EXPECT_EQ(sleeper.Reply(),
+            "-ERR DEBUG SLEEP cut short: the server is shutting down\r\n");
+  EXPECT_TRUE(sleeper.ClosedWithin())
+      << "at shutdown, requests not yet executed are dropped and the "
+         "connection closed";
+}
+
+TEST(Slow, RepliesStayInOrderAroundASlowCommand) {
+  ServerThread s;
+  RespClient c = s.Connect();
+  std::string error;
+  ASSERT_TRUE(c.Send(Command({"SET", "k", "1"}) +
+                         Command({"DEBUG", "SLEEP", "0.05"}) +
+                         Command({"INCR", "k"}) + Command({"GET", "k"}),
+                     testing::kDefaultDeadline, &error))
+      << error;
+  EXPECT_EQ(c.Reply(), "+OK\r\n");
+  EXPECT_EQ(c.Reply(), "+OK\r\n") << "DEBUG SLEEP's reply, second";
+  EXPECT_EQ(c.Reply(), ":2\r\n");
+  EXPECT_EQ(c.Reply(), "$1\r\n2\r\n");
+}
+
+// --- Idle clients
+// ----------------------------------------------------------------
+
+TEST(Idle, AnIdleClientIsClosedAndOneWaitingForASlowReplyIsNot) {
+  ServerOptions o = Opts();
+  o.idle_timeout = milliseconds(300);
+  ServerThread s(o);
+  RespClient idle = s.Connect();
+  ASSERT_EQ(Ask(idle, Command({"PING"})), "+PONG\r\n");
+  RespClient waiting = s.Connect();
+  std::string error;
+  ASSERT_TRUE(waiting.Send(Command({"DEBUG", "SLEEP", "1"}),
+                           testing::kDefaultDeadline, &error));
+  EXPECT_TRUE(idle.ClosedWithin()) << "an idle client must be closed";
+  EXPECT_EQ(waiting.Reply(), "+OK\r\n")
+      << "a client waiting for a slow reply is not idle";
+  EXPECT_GE(s.server().stats().idle_closed, 1u);
+}
+
+// --- Shutdown
+// -----------------------------------------------------------------
+
+TEST(Shutdown, StopWithClientsConnectedWritesTheirRepliesAndClosesEverything) {
+  const int fds_before = testing::CountOpenFds();
+  {
+    ServerThread s;
+    std::vector<RespClient> clients;
+    for (int i = 0; i < 5; ++i) {
+      clients.push_back(s.Connect());
+      ASSERT_EQ(Ask(clients.back(), Command({"PING"})), "+PONG\r\n");
+    }
+    // One client asks for 16 MiB and reads none of it before the stop.
+    RespClient reader = s.Connect();
+    const std::string value(16 << 20, 'x');
+    ASSERT_EQ(Ask(reader, Command({"SET", "v", value})), "+OK\r\n");
+    std::string error;
+    ASSERT_TRUE(
+        reader.Send(Command({"GET", "v"}), testing::kDefaultDeadline, &error));
+    ASSERT_TRUE(
+        testing::WaitUntil([&s] { return s.server().stats().commands >= 7; }));
+    s.server().Stop();
+    EXPECT_TRUE(reader.Reply() == Bulk(value))
+        << "a reply made before the stop must be written in full";
+    EXPECT_TRUE(testing::WaitUntil([&s] { return s.finished(); }))
+        << "Run() did not return after Stop()";
+    for (RespClient& c : clients) {
+      EXPECT_TRUE(c.ClosedWithin()) << "shutdown must close every client";
+    }
+    EXPECT_TRUE(reader.ClosedWithin());
+    EXPECT_EQ(s.Failure(), "");
+  }
+  EXPECT_EQ(testing::CountOpenFds(), fds_before)
+      << "descriptors leaked by the server";
+}
+
+TEST(Shutdown, SigtermStopsTheServerCleanly) {
+  ServerOptions o = Opts();
+  o.stop_on_signals = true;
+  ServerThread s(o);
+  RespClient c = s.Connect();
+  // Run() set up the signal handlers before it served anything.
+  ASSERT_EQ(Ask(c, Command({"PING"})), "+PONG\r\n");
+  ASSERT_EQ(kill(getpid(), SIGTERM), 0);
+  ASSERT_TRUE(testing::WaitUntil([&s] { return s.finished(); }))
+      << "SIGTERM did not stop Run()";
+  EXPECT_EQ(s.server().stopped_by_signal(), SIGTERM);
+  EXPECT_TRUE(c.ClosedWithin());
+  EXPECT_EQ(s.Failure(), "");
+}
+
+}  // namespace
+}  // namespace loop
