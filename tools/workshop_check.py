@@ -199,6 +199,7 @@ STRESS = [
     (["//solutions/09_early_drop:all"], 200),
     (["//solutions/10_fast_waker:all"], 50),
     (["//solutions/11_event_loop:all"], 50),
+    (["//solutions/12_redis_server:all"], 10),
     (["//tests/stress/..."], 20),
 ]
 
@@ -207,6 +208,11 @@ STRESS = [
 # emulation, tools/testing). The tools' own Python tests stay in tools/tests/: they test
 # the tools, not the library, and run in their own step (python3 -m unittest).
 REFERENCE = ["//solutions/...", "//tests/...", "//tools/..."]
+
+# tests/redis drives the real redis-cli and redis-benchmark. For a learner a missing
+# client is a skip; here ./tools/check has installed them (deps.sh --redis), so a
+# missing one is a failure.
+REQUIRE_REDIS = ["--test_env=ELFS_REQUIRE_REDIS=1"]
 
 
 def existing(patterns, root):
@@ -566,7 +572,7 @@ def cmd_check(args, root=ROOT, out=sys.stdout):
 
     reference = existing(REFERENCE, root)
     step("every solution and tool test (bazel test %s)" % " ".join(reference))
-    results, code = bazel_test(reference, root=root, log=log)
+    results, code = bazel_test(reference, root=root, log=log, extra=REQUIRE_REDIS)
     _tally_targets(tally, results, code, "solutions")
 
     step("editors: tools/compile_commands, then clangd --check on %d files" % len(CLANGD_FILES))
@@ -604,7 +610,7 @@ def cmd_check(args, root=ROOT, out=sys.stdout):
         check_sanitizer_lines(tally, root, log)
         for config in ("asan", "tsan"):
             step("%s under --config=%s" % (" ".join(reference), config))
-            results, code = bazel_test(reference, root=root, config=config, log=log)
+            results, code = bazel_test(reference, root=root, config=config, log=log, extra=REQUIRE_REDIS)
             _tally_targets(tally, results, code, config)
             # Registries, wakers, Arc and the early-drop fix are about orderings between
             # threads: repeat them, so that an ordering that loses a wake once in a

@@ -34,6 +34,15 @@ ParseResult Error(std::string text) {
 
 ParseResult Incomplete() { return ParseResult{}; }
 
+// A byte as an error reply may show it: 'x', or \xNN when it is not
+// printable (a \r or \n would end the reply line early).
+std::string Shown(char c) {
+  const unsigned char u = static_cast<unsigned char>(c);
+  if (u >= 0x20 && u < 0x7f) return std::string("'") + c + "'";
+  static const char kHex[] = "0123456789abcdef";
+  return std::string("\\x") + kHex[u >> 4] + kHex[u & 15];
+}
+
 // The header line "<prefix><digits>\r\n" at `pos`: sets *value and *next (the
 // byte after \n). Returns kCommand when done, else kIncomplete or kError.
 ParseResult ReadHeader(std::string_view in, std::size_t pos,
@@ -75,7 +84,7 @@ ParseResult ParseMultibulk(std::string_view in, const Limits& limits,
   for (long long i = 0; i < count; ++i) {
     if (pos >= in.size()) return Incomplete();
     if (in[pos] != '$') {
-      return Error(std::string("expected '$', got '") + in[pos] + "'");
+      return Error("expected '$', got " + Shown(in[pos]));
     }
     long long len = 0;
     r = ReadHeader(in, pos, limits, "bulk length", &len, &pos);

@@ -154,6 +154,7 @@ def lesson(
             srcs = ["//lessons/%s:%s" % (_lesson_dir(), b)],
             deps = [":" + name],
             linkopts = ["-pthread"],
+            visibility = ["//visibility:private"] if _is_learner_package() else ["//visibility:public"],
         )
     for t in tests:
         if not t.endswith("_test.cc"):
