@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """./tools/bench: runs the benchmarks of tests/benchmarks and regenerates docs/benchmarks.md.
 
+It also runs redis-benchmark against lesson 12's server and the real redis-server, both
+started here on loopback (tools/redis_bench.py).
+
 It builds //tests/benchmarks:all with `-c opt`, runs every binary twice with
 `--benchmark_format=json` (pinned to one CPU with `taskset -c 1`, then unpinned), takes
 each result's ratio to the baseline measured in the same run of the same binary (raw
@@ -28,6 +31,7 @@ import tempfile
 import time
 
 import measure
+import redis_bench
 from workshop_common import ROOT, bazel_env
 
 PACKAGE = "//tests/benchmarks"
@@ -346,7 +350,9 @@ def render_page(data, plots):
     lines += ["Times are real (wall-clock) ns per iteration, %s (± its coefficient of" % runs,
               "variation across the repetitions); a ratio is the time divided by the baseline's,",
               "measured in the same run of the same binary.", ""]
-    lines += ["## Goals", ""] + goal_lines({b["name"]: b["runs"] for b in data["binaries"]}) + [""]
+    redis = data.get("redis")
+    lines += ["## Goals", ""] + goal_lines({b["name"]: b["runs"] for b in data["binaries"]}) + \
+        (redis_bench.goal_lines(redis) if redis else []) + [""]
     for b in data["binaries"]:
         binary = next(x for x in BINARIES if x.name == b["name"])
         lines += ["## %s" % binary.question, ""]
@@ -357,6 +363,27 @@ def render_page(data, plots):
         lines += [table(binary, b["runs"]), ""]
         if b["name"] in plots:
             lines += ["![%s](%s)" % (binary.question, plots[b["name"]]), ""]
+    if redis:
+        lines += ["## redis-benchmark: lesson 12's server against redis-server", "",
+                  "Both servers run on loopback, started by `./tools/bench` in the same run: ours is",
+                  "`bazel-bin/solutions/12_redis_server/server` (`-c opt`), theirs is Debian's `redis-server`",
+                  "with persistence off. Pinned: each server on CPU 0 and `redis-benchmark` on CPU 1;",
+                  "unpinned: no taskset. %d clients; -P 1 with %s requests a test, -P 16 with %s; the" % (
+                      redis["clients"], "{:,}".format(int(redis["requests"]["1"])),
+                      "{:,}".format(int(redis["requests"]["16"]))),
+                  "median of %d runs, alternating between the servers. The ratio is our requests per" % redis["repeats"],
+                  "second over redis-server's (higher is better).", "", "```sh"] + redis["commands"] + ["```", "",
+                  redis_bench.table(redis), ""]
+        if "redis" in plots:
+            lines += ["![redis-benchmark](%s)" % plots["redis"], ""]
+        calls = redis_bench.syscall_table(redis)
+        if calls:
+            traced = redis.get("traced_requests", {})
+            lines += ["System calls per request of each server, counted in a separate GET run (%s requests)" %
+                      ", ".join("{:,} with -P {}".format(traced[k], k[1:]) for k in sorted(traced)),
+                      "under `strace -c -f -p PID`. strace slows the server, which then finds more",
+                      "events per `epoll_wait`: the read and write counts are exact, `epoll_wait`'s is a floor.",
+                      "", calls, ""]
     lines += ["## How the syscall counters count", "",
               "`write_syscalls_per_call`, `read_syscalls_per_call`, `writes_per_wake`: the kernel's",
               "per-thread `syscw`/`syscr` from `/proc/thread-self/io`, read before and after the timed",
@@ -432,6 +459,19 @@ def draw_plots(data, out_dir, log):
                 log("gnuplot failed for %s: %s" % (b["name"], proc.stderr.strip()[-500:]))
                 continue
             plots[b["name"]] = b["name"] + ".svg"
+        if data.get("redis"):
+            dat = os.path.join(tmp, "redis.dat")
+            with open(dat, "w") as f:
+                f.write(redis_bench.plot_data(data["redis"]))
+            svg = os.path.join(out_dir, "redis.svg")
+            script = os.path.join(tmp, "redis.gp")
+            with open(script, "w") as f:
+                f.write(redis_bench.gnuplot_script(dat, svg))
+            proc = subprocess.run(["gnuplot", script], capture_output=True, text=True)
+            if proc.returncode != 0:
+                log("gnuplot failed for redis: %s" % proc.stderr.strip()[-500:])
+            else:
+                plots["redis"] = "redis.svg"
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return plots
@@ -453,7 +493,8 @@ def run_suite(root=ROOT, quick=False, out=sys.stdout, only=None):
         out.flush()
 
     env = bazel_env()
-    build = ["bazel", "build", "-c", "opt", "%s:all" % PACKAGE]
+    want_redis = not only or "redis" in only
+    build = ["bazel", "build", "-c", "opt", "%s:all" % PACKAGE] + ([redis_bench.SERVER_TARGET] if want_redis else [])
     data = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
             "build_command": build, "binaries": [], "quick": quick}
     log("$ " + " ".join(build))
@@ -503,6 +544,16 @@ def run_suite(root=ROOT, quick=False, out=sys.stdout, only=None):
             entry["runs"][mode] = {"command": shown, "results": results,
                                    "load_avg": context.get("load_avg")}
         data["binaries"].append(entry)
+    if want_redis:
+        missing = redis_bench.missing_tools()
+        if missing:
+            problems.append("redis: %s not installed (tools/lib/deps.sh --redis installs redis-tools and "
+                            "redis-server)" % " and ".join(missing))
+        else:
+            try:
+                data["redis"] = redis_bench.run(root, bin_dir, quick=quick, log=log)
+            except (redis_bench.BenchError, subprocess.TimeoutExpired, OSError) as e:
+                problems.append("redis: %s" % e)
     data["machine"]["load_after"] = list(os.getloadavg())
     return data, problems
 
@@ -538,14 +589,19 @@ def quick_check(root=ROOT, out=sys.stdout):
             bad = [name for name, r in run["results"].items() if r.get("error")]
             if run["results"] and not bad:
                 verdicts.append((True, "bench --quick: %s %s: %d results" % (b["name"], mode, len(run["results"]))))
+    for mode, pipelines in sorted(data.get("redis", {}).get("modes", {}).items()):
+        n = sum(1 for rows in pipelines.values() for r in rows.values() if "ratio" in r)
+        verdicts.append((n == len(redis_bench.TESTS) * len(redis_bench.PIPELINES),
+                         "bench --quick: redis-benchmark %s: %d ratios to redis-server" % (mode, n)))
     if not problems:
         tmp = tempfile.mkdtemp(prefix="elfs-bench-check-")
         try:
             plots = write_outputs(data, os.path.join(tmp, "benchmarks"), os.path.join(tmp, "benchmarks.md"), out)
-            ok = len(plots) == len(BINARIES) or not shutil.which("gnuplot")
+            want = len(BINARIES) + (1 if data.get("redis") else 0)
+            ok = len(plots) == want or not shutil.which("gnuplot")
             verdicts.append((ok, "bench --quick: the page and %d plots are generated" % len(plots) if ok else
                              "bench --quick: gnuplot drew %d of %d plots (see bazel-check.log)"
-                             % (len(plots), len(BINARIES))))
+                             % (len(plots), want)))
         except Exception as e:  # noqa: BLE001 - any failure of the page generator is a check failure
             verdicts.append((False, "bench --quick: generating the page failed: %r" % e))
         finally:
@@ -559,7 +615,7 @@ def main(argv=None, root=ROOT, out=sys.stdout):
                         help="tiny --benchmark_min_time, one repetition, output into a temp dir (not docs/)")
     parser.add_argument("--render", action="store_true",
                         help="no run: regenerate docs/benchmarks.md and the plots from docs/benchmarks/results.json")
-    parser.add_argument("--only", action="append", choices=[b.name for b in BINARIES],
+    parser.add_argument("--only", action="append", choices=[b.name for b in BINARIES] + ["redis"],
                         help="run only this binary (repeatable); with it, docs/ is not written")
     args = parser.parse_args(argv)
     if args.render:
@@ -580,7 +636,8 @@ def main(argv=None, root=ROOT, out=sys.stdout):
                       out)
         update_quotes(root, out)
         out.write("[bench] wrote docs/benchmarks.md, docs/benchmarks/results.json and the plots\n")
-    n = sum(len(m["results"]) for b in data["binaries"] for m in b["runs"].values())
+    n = sum(len(m["results"]) for b in data["binaries"] for m in b["runs"].values()) + sum(
+        1 for p in data.get("redis", {}).get("modes", {}).values() for rows in p.values() for r in rows.values())
     for p in problems:
         out.write("  FAIL %s\n" % p)
     out.write("%d results, %d problems%s\n" % (n, len(problems), "" if not problems or args.quick or args.only

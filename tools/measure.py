@@ -85,6 +85,11 @@ def bench_headlines(root):
             out[key] = {"text": "{:,} ns".format(round(result["ns"]))}
         elif what in result.get("counters", {}):
             out[key] = {"text": "%.2f" % result["counters"][what]}
+    redis = data.get("redis", {}).get("modes", {}).get("pinned", {})
+    for pipeline in (1, 16):
+        row = redis.get("P%d" % pipeline, {}).get("GET", {})
+        if row.get("ratio") is not None:
+            out["bench_redis_get_p%d_ratio" % pipeline] = {"text": "%.2fx" % row["ratio"]}
     return out
 
 
