@@ -494,13 +494,15 @@ TEST(Slow, RepliesStayInOrderAroundASlowCommand) {
 
 TEST(Idle, AnIdleClientIsClosedAndOneWaitingForASlowReplyIsNot) {
   ServerOptions o = Opts();
-  o.idle_timeout = milliseconds(300);
+  // 1 s: the waiting client's DEBUG SLEEP must start before its connection
+  // has been quiet that long, on a loaded machine too.
+  o.idle_timeout = milliseconds(1000);
   ServerThread s(o);
   RespClient idle = s.Connect();
   ASSERT_EQ(Ask(idle, Command({"PING"})), "+PONG\r\n");
   RespClient waiting = s.Connect();
   std::string error;
-  ASSERT_TRUE(waiting.Send(Command({"DEBUG", "SLEEP", "1"}),
+  ASSERT_TRUE(waiting.Send(Command({"DEBUG", "SLEEP", "2.5"}),
                            testing::kDefaultDeadline, &error));
   EXPECT_TRUE(idle.ClosedWithin()) << "an idle client must be closed";
   EXPECT_EQ(waiting.Reply(), "+OK\r\n")
