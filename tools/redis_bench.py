@@ -15,6 +15,7 @@ Python 3 standard library only. Used by tools/bench.py; see there for the page.
 
 import os
 import re
+import selectors
 import shutil
 import socket
 import statistics
@@ -135,6 +136,23 @@ def parse_strace_summary(text):
     return calls
 
 
+def _attached(tracer, deadline_s):
+    """Waits (up to deadline_s) for strace's "Process N attached" on its stderr: requests
+    sent before it would not be counted."""
+    deadline = time.time() + deadline_s
+    with selectors.DefaultSelector() as sel:
+        sel.register(tracer.stderr, selectors.EVENT_READ)
+        while time.time() < deadline:
+            if not sel.select(timeout=max(0.0, deadline - time.time())):
+                return False
+            line = tracer.stderr.readline()
+            if not line:
+                return False  # strace exited
+            if " attached" in line:
+                return True
+    return False
+
+
 def count_syscalls(server, pipeline, requests, tmpdir):
     """Per request: reads, writes, waits and all calls of `server` during one GET run."""
     if not shutil.which("strace"):
@@ -143,9 +161,8 @@ def count_syscalls(server, pipeline, requests, tmpdir):
     tracer = subprocess.Popen(["strace", "-c", "-f", "-U", "name,calls,errors", "-o", out, "-p",
                                str(server.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(0.5)  # attaching takes a moment; requests before it are not counted, so none are sent
-        if tracer.poll() is not None:
-            return None  # not allowed to trace (ptrace_scope): no counts, said on the page
+        if not _attached(tracer, deadline_s=10):
+            return None  # not allowed to trace (ptrace_scope), or too slow: no counts, said on the page
         _bench_once(server, "get", pipeline, requests, [])
     finally:
         tracer.send_signal(2)  # SIGINT: strace detaches and writes the summary
