@@ -1,8 +1,8 @@
 // Lesson 00: make Greeting() return "Hello, event loop!".
 // lessons/00_workflow/README.md walks you through it.
-#include "loop/workflow.h"
+#include "lessons/00_workflow/workflow.h"
 
-#include "tools/support/todo.h"
+#include "lessons/todo.h"
 
 namespace loop {
 

@@ -2,8 +2,8 @@
 // loop.
 //
 // Nothing here is about event loops. Pure functions: thread-safe.
-#ifndef LOOP_WORKFLOW_H_
-#define LOOP_WORKFLOW_H_
+#ifndef LESSONS_00_WORKFLOW_WORKFLOW_H_
+#define LESSONS_00_WORKFLOW_WORKFLOW_H_
 
 #include <string>
 
@@ -14,4 +14,4 @@ std::string Greeting();
 
 }  // namespace loop
 
-#endif  // LOOP_WORKFLOW_H_
+#endif  // LESSONS_00_WORKFLOW_WORKFLOW_H_

@@ -1,5 +1,5 @@
 // Lesson 00: one test, to see the loop once: it fails, you edit, it passes.
-#include "loop/workflow.h"
+#include "lessons/00_workflow/workflow.h"
 
 #include "gtest/gtest.h"
 

@@ -10,8 +10,8 @@
 #include <cstdio>
 #include <string>
 
-#include "tools/support/sys_error.h"
-#include "tools/support/todo.h"
+#include "loop/sys_error.h"
+#include "lessons/todo.h"
 
 namespace loop {
 

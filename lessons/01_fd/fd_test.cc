@@ -1,6 +1,6 @@
 // Lesson 01: what an owner of a file descriptor must do.
 //
-// These tests judge Fd with raw system calls (tools/testing/fds.h), never with
+// These tests judge Fd with raw system calls (tests/support/fds.h), never with
 // Fd itself: "is fd 5 still open?" is asked of the kernel.
 #include "loop/fd.h"
 
@@ -17,9 +17,9 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tools/support/sys_error.h"
-#include "tools/testing/errors.h"
-#include "tools/testing/fds.h"
+#include "loop/sys_error.h"
+#include "tests/support/errors.h"
+#include "tests/support/fds.h"
 
 namespace loop {
 namespace {

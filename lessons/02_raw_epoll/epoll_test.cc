@@ -26,11 +26,11 @@
 
 #include "gmock/gmock.h"
 #include "loop/fd.h"
-#include "tools/support/sys_error.h"
-#include "tools/testing/deadline.h"
-#include "tools/testing/errors.h"
-#include "tools/testing/fds.h"
-#include "tools/testing/threads.h"
+#include "loop/sys_error.h"
+#include "tests/support/deadline.h"
+#include "tests/support/errors.h"
+#include "tests/support/fds.h"
+#include "tests/support/threads.h"
 
 namespace loop {
 namespace {

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "tools/support/sys_error.h"
-#include "tools/support/todo.h"
+#include "loop/sys_error.h"
+#include "lessons/todo.h"
 
 namespace loop {
 

@@ -1,7 +1,7 @@
 // Lesson 03: raw kqueue. The scenarios of lesson 02, on kqueue.
 //
 // These tests describe a real kqueue (FreeBSD's man 2 kqueue, and macOS). On
-// Linux they run on the emulation in tools/kqueue; docs/kqueue-emulation.md
+// Linux they run on the emulation in loop/port; docs/kqueue-emulation.md
 // lists where it differs. Every wait has a deadline; nothing here sleeps to
 // synchronize.
 #include "loop/kqueue.h"
@@ -24,10 +24,10 @@
 
 #include "gtest/gtest.h"
 #include "loop/fd.h"
-#include "tools/support/sys_error.h"
-#include "tools/testing/deadline.h"
-#include "tools/testing/errors.h"
-#include "tools/testing/fds.h"
+#include "loop/sys_error.h"
+#include "tests/support/deadline.h"
+#include "tests/support/errors.h"
+#include "tests/support/fds.h"
 
 namespace loop {
 namespace {

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <climits>
 
-#include "tools/support/todo.h"
+#include "lessons/todo.h"
 
 namespace loop {
 

@@ -8,7 +8,7 @@
 #include <climits>
 #include <cstdint>
 
-#include "tools/support/todo.h"
+#include "lessons/todo.h"
 
 namespace loop {
 

@@ -28,12 +28,12 @@
 #include "loop/event.h"
 #include "loop/fd.h"
 #include "loop/selector.h"
-#include "tools/support/sys_error.h"
-#include "tools/testing/deadline.h"
-#include "tools/testing/errors.h"
-#include "tools/testing/events.h"
-#include "tools/testing/fds.h"
-#include "tools/testing/pipes.h"
+#include "loop/sys_error.h"
+#include "tests/support/deadline.h"
+#include "tests/support/errors.h"
+#include "tests/support/events.h"
+#include "tests/support/fds.h"
+#include "tests/support/pipes.h"
 
 #ifdef __linux__
 #include "loop/epoll_selector.h"

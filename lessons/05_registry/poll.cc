@@ -3,7 +3,7 @@
 #include <utility>
 #include <vector>
 
-#include "tools/support/todo.h"
+#include "lessons/todo.h"
 
 namespace loop {
 

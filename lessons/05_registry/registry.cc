@@ -7,8 +7,8 @@
 #include <string>
 #include <utility>
 
-#include "tools/support/sys_error.h"
-#include "tools/support/todo.h"
+#include "loop/sys_error.h"
+#include "lessons/todo.h"
 
 namespace loop {
 namespace {
@@ -79,15 +79,42 @@ Backend Registry::backend() const { return selector_.backend(); }
 int Registry::selector_fd() const { return selector_.fd(); }
 
 // Given: lesson 09 explains why a Poll keeps resources alive until it is
-// destroyed.
+// destroyed, lesson 10 what a report hook is for.
 void Registry::Retain(std::shared_ptr<void> resource) {
   std::lock_guard<std::mutex> lock(mu_);
   retained_.push_back(std::move(resource));
 }
 
 std::vector<std::shared_ptr<void>> Registry::TakeRetained() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return std::move(retained_);
+  std::vector<std::shared_ptr<void>> taken;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    taken = std::move(retained_);
+  }
+  std::lock_guard<std::mutex> lock(hooks_mu_);
+  for (auto& entry : hooks_) taken.push_back(std::move(entry.second));
+  hooks_.clear();
+  has_hooks_.store(false, std::memory_order_release);
+  return taken;
+}
+
+void Registry::OnReport(Token token, std::shared_ptr<ReportHook> hook) {
+  std::lock_guard<std::mutex> lock(hooks_mu_);
+  hooks_.emplace_back(token, std::move(hook));
+  has_hooks_.store(true, std::memory_order_release);
+}
+
+void Registry::RunReportHooks(const Events& events) {
+  if (events.empty() || !has_hooks_.load(std::memory_order_acquire)) return;
+  std::lock_guard<std::mutex> lock(hooks_mu_);
+  for (const auto& entry : hooks_) {
+    for (const Event& event : events) {
+      if (event.token() == entry.first) {
+        entry.second->Reported();
+        break;  // once per Wait, however many events carry the token
+      }
+    }
+  }
 }
 
 }  // namespace loop

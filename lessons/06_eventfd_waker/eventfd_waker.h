@@ -22,8 +22,8 @@
 // Thread safety: Wake() and Drain() may be called from any thread at the same
 // time (each is one read or write on the eventfd). Construction and destruction
 // must not race with them.
-#ifndef LOOP_EVENTFD_WAKER_H_
-#define LOOP_EVENTFD_WAKER_H_
+#ifndef LESSONS_06_EVENTFD_WAKER_EVENTFD_WAKER_H_
+#define LESSONS_06_EVENTFD_WAKER_EVENTFD_WAKER_H_
 
 #if defined(__linux__)
 
@@ -70,4 +70,4 @@ class EventfdWaker {
 
 #endif  // defined(__linux__)
 
-#endif  // LOOP_EVENTFD_WAKER_H_
+#endif  // LESSONS_06_EVENTFD_WAKER_EVENTFD_WAKER_H_

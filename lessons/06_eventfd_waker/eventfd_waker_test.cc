@@ -1,6 +1,6 @@
 // Lesson 06: the waker suite on EventfdWaker, plus what only an eventfd has: a
 // counter that can overflow, and draining for level-triggered users.
-#include "loop/eventfd_waker.h"
+#include "lessons/06_eventfd_waker/eventfd_waker.h"
 
 #include "gtest/gtest.h"
 
@@ -19,7 +19,7 @@
 
 #include "loop/poll.h"
 #include "loop/registry.h"
-#include "loop/waker_suite.h"
+#include "tests/support/waker_suite.h"
 
 namespace loop {
 namespace testing {

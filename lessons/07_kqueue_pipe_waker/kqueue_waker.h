@@ -1,6 +1,6 @@
 // KqueueWaker: lets any thread make a blocked Poll::Wait return, with no
 // descriptor of its own (kqueue Polls only: macOS, the BSDs, and Linux through
-// tools/kqueue).
+// loop/port).
 //
 //   thread A                         the Poll's kqueue      loop thread
 //   waker.Wake()
@@ -25,8 +25,8 @@
 // Thread safety: Wake() may be called from any thread at the same time (each
 // call is one kevent() on the kqueue, which the kernel serializes).
 // Construction and destruction must not race with Wake().
-#ifndef LOOP_KQUEUE_WAKER_H_
-#define LOOP_KQUEUE_WAKER_H_
+#ifndef LESSONS_07_KQUEUE_PIPE_WAKER_KQUEUE_WAKER_H_
+#define LESSONS_07_KQUEUE_PIPE_WAKER_KQUEUE_WAKER_H_
 
 #include <cstdint>
 
@@ -59,4 +59,4 @@ class KqueueWaker {
 
 }  // namespace loop
 
-#endif  // LOOP_KQUEUE_WAKER_H_
+#endif  // LESSONS_07_KQUEUE_PIPE_WAKER_KQUEUE_WAKER_H_

@@ -1,6 +1,6 @@
 // Lesson 07: the waker suite (lesson 06) on KqueueWaker, which needs a kqueue
 // Poll.
-#include "loop/kqueue_waker.h"
+#include "lessons/07_kqueue_pipe_waker/kqueue_waker.h"
 
 #include <algorithm>
 #include <stdexcept>
@@ -10,7 +10,7 @@
 #include "gtest/gtest.h"
 #include "loop/poll.h"
 #include "loop/registry.h"
-#include "loop/waker_suite.h"
+#include "tests/support/waker_suite.h"
 
 // In the global namespace so that gtest names it shortly: "where TypeParam =
 // KqueueOnKqueue". EV_CLEAR resets the user event once reported: the loop has

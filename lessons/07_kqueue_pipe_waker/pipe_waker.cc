@@ -1,4 +1,4 @@
-#include "loop/pipe_waker.h"
+#include "lessons/07_kqueue_pipe_waker/pipe_waker.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,8 +9,8 @@
 #include <string>
 #include <utility>
 
-#include "tools/support/sys_error.h"
-#include "tools/support/todo.h"
+#include "loop/sys_error.h"
+#include "lessons/todo.h"
 
 namespace loop {
 

@@ -22,8 +22,8 @@
 // Thread safety: Wake() may be called from any thread at the same time (a write
 // of one byte to a pipe is atomic). Drain() is for the loop thread.
 // Construction and destruction must not race with either.
-#ifndef LOOP_PIPE_WAKER_H_
-#define LOOP_PIPE_WAKER_H_
+#ifndef LESSONS_07_KQUEUE_PIPE_WAKER_PIPE_WAKER_H_
+#define LESSONS_07_KQUEUE_PIPE_WAKER_PIPE_WAKER_H_
 
 #include "loop/fd.h"
 #include "loop/registry.h"
@@ -66,4 +66,4 @@ class PipeWaker {
 
 }  // namespace loop
 
-#endif  // LOOP_PIPE_WAKER_H_
+#endif  // LESSONS_07_KQUEUE_PIPE_WAKER_PIPE_WAKER_H_

@@ -1,7 +1,7 @@
 // Lesson 07: the waker suite (lesson 06) on PipeWaker, on every backend, plus
 // what only a pipe has: bytes that pile up, a pipe that can be full, a loop
 // that must drain.
-#include "loop/pipe_waker.h"
+#include "lessons/07_kqueue_pipe_waker/pipe_waker.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -15,7 +15,7 @@
 #include "gtest/gtest.h"
 #include "loop/poll.h"
 #include "loop/registry.h"
-#include "loop/waker_suite.h"
+#include "tests/support/waker_suite.h"
 
 namespace loop {
 namespace testing {

@@ -27,13 +27,13 @@
 // Lesson 08: the bodies marked TODO(lesson 08) are yours, in the order of the
 // README's steps. The rest (the control block, Make, get, ==, use_count, and
 // the destructors and reset(), which call Release()) is done.
-#ifndef LOOP_ARC_H_
-#define LOOP_ARC_H_
+#ifndef LESSONS_08_ARC_ARC_H_
+#define LESSONS_08_ARC_ARC_H_
 
 #include <atomic>
 #include <utility>
 
-#include "tools/support/todo.h"
+#include "lessons/todo.h"
 
 namespace loop {
 
@@ -248,4 +248,4 @@ class Weak {
 
 }  // namespace loop
 
-#endif  // LOOP_ARC_H_
+#endif  // LESSONS_08_ARC_ARC_H_

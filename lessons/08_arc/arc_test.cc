@@ -5,7 +5,7 @@
 // they check the memory orders. On x86 a wrong memory order rarely shows up as
 // a wrong value, so run them under ThreadSanitizer as well (see the README):
 // TSan reports the missing happens-before even when the values look right.
-#include "loop/arc.h"
+#include "lessons/08_arc/arc.h"
 
 #include <atomic>
 #include <string>
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "tools/testing/deadline.h"
+#include "tests/support/deadline.h"
 
 namespace loop {
 namespace {

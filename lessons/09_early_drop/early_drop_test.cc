@@ -44,11 +44,11 @@
 #include "loop/fd.h"
 #include "loop/poll.h"
 #include "loop/registry.h"
-#include "loop/waker.h"
-#include "tools/support/sys_error.h"
-#include "tools/testing/deadline.h"
-#include "tools/testing/fds.h"
-#include "tools/testing/wakes.h"
+#include "lessons/09_early_drop/waker.h"
+#include "loop/sys_error.h"
+#include "tests/support/deadline.h"
+#include "tests/support/fds.h"
+#include "tests/support/wakes.h"
 
 namespace loop {
 namespace {

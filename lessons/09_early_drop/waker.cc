@@ -1,4 +1,4 @@
-#include "loop/waker.h"
+#include "lessons/09_early_drop/waker.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -19,7 +19,7 @@
 #include <string>
 #include <utility>
 
-#include "tools/support/sys_error.h"
+#include "loop/sys_error.h"
 
 namespace loop {
 namespace {

@@ -34,8 +34,8 @@
 //
 // TODO(lesson 09): the tests in early_drop_test.cc break the rule above the way
 // real programs do; lessons/09_early_drop/README.md shows what then happens.
-#ifndef LOOP_WAKER_H_
-#define LOOP_WAKER_H_
+#ifndef LESSONS_09_EARLY_DROP_WAKER_H_
+#define LESSONS_09_EARLY_DROP_WAKER_H_
 
 #include <vector>
 
@@ -117,4 +117,4 @@ class Waker {
 
 }  // namespace loop
 
-#endif  // LOOP_WAKER_H_
+#endif  // LESSONS_09_EARLY_DROP_WAKER_H_

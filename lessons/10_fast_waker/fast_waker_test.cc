@@ -10,8 +10,10 @@
 //
 // The starter (lesson 09's Waker) signals the kernel on every Wake(): the two
 // counting tests fail. The others pass already and guard what the fast Waker
-// must keep: a wake after Drain() is seen, no wake is lost in the middle of
-// Drain() or under many producers, a handle whose Poll is gone says so.
+// must keep: a wake after the Poll has drained the source is seen, no wake is
+// lost in the middle of Drain() or under many producers, a handle whose Poll
+// is gone says so. Nobody calls Drain() by hand: Poll::Wait calls it when it
+// reports the Waker's token, before it returns.
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -30,10 +32,10 @@
 #include "loop/poll.h"
 #include "loop/registry.h"
 #include "loop/waker.h"
-#include "tools/support/io_count.h"
-#include "tools/testing/deadline.h"
-#include "tools/testing/waker_cases.h"
-#include "tools/testing/wakes.h"
+#include "tests/support/io_count.h"
+#include "tests/support/deadline.h"
+#include "tests/support/waker_cases.h"
+#include "tests/support/wakes.h"
 
 namespace loop {
 namespace {
@@ -94,8 +96,8 @@ TEST_P(CountedFastWaker, PendingWakesMakeNoSystemCall) {
   for (int i = 0; i < 1000; ++i) waker.Wake();
   const std::uint64_t calls = SignalSyscalls() - before;
   EXPECT_EQ(calls, 0u)
-      << "1000 Wake() calls while a wake was already pending (nobody had "
-         "called Drain() yet) made "
+      << "1000 Wake() calls while a wake was already pending (the Poll had "
+         "not reported it yet) made "
       << calls
       << " system calls (write or kevent); a fast Waker makes none. The loop is going to "
          "see the first wake anyway: a Wake() that finds the pending flag set "
@@ -103,7 +105,6 @@ TEST_P(CountedFastWaker, PendingWakesMakeNoSystemCall) {
       << kReadme;
   EXPECT_TRUE(SeesToken(poll, kWakeToken, kWakeDeadline))
       << "the pending wake was never reported." << kReadme;
-  waker.Drain();
 }
 
 TEST_P(CountedFastWaker, ProducersBetweenTwoPollsSignalOnce) {
@@ -117,7 +118,6 @@ TEST_P(CountedFastWaker, ProducersBetweenTwoPollsSignalOnce) {
   const std::uint64_t one_signal = SignalSyscalls() - before_one;
   ASSERT_TRUE(SeesToken(poll, kWakeToken, kWakeDeadline))
       << "test setup: the first wake was never reported." << kReadme;
-  waker.Drain();
 
   constexpr int kProducers = 8;
   constexpr int kWakesEach = 1000;
@@ -147,7 +147,6 @@ TEST_P(CountedFastWaker, ProducersBetweenTwoPollsSignalOnce) {
       << kReadme;
   EXPECT_TRUE(SeesToken(poll, kWakeToken, kWakeDeadline))
       << "the wakes were never reported." << kReadme;
-  waker.Drain();
 }
 
 // ---------------------------------------------------------------------------
@@ -161,11 +160,10 @@ TEST_P(FastWaker, WakeAfterDrainIsSeenAgain) {
     waker.Wake();
     ASSERT_TRUE(SeesToken(poll, kWakeToken, kWakeDeadline))
         << "round " << round
-        << ": Wake() after Drain() was never reported. Drain() must clear "
-           "the pending flag, or every Wake() after the first one is skipped "
-           "(Step 2)."
+        << ": a Wake() after the Poll had reported (and drained) the last "
+           "one was never reported. Drain() must clear the pending flag, or "
+           "every Wake() after the first one is skipped (Step 2)."
         << kReadme;
-    waker.Drain();
   }
 }
 
@@ -173,18 +171,20 @@ TEST_P(FastWaker, DrainReadsTheSourceBeforeClearingTheFlag) {
   Poll poll(GetParam().backend);
   Waker waker(poll.registry(), kWakeToken, GetParam().kind);
   waker.Wake();
-  ASSERT_TRUE(SeesToken(poll, kWakeToken, kWakeDeadline))
-      << "test setup: the first wake was never reported." << kReadme;
-  // Another thread's Wake() lands in the middle of Drain(), right before the
-  // source is read: played here on one thread, so the order is exact.
+  // Another thread's Wake() lands in the middle of the Drain() that Wait()
+  // runs when it reports the token, right before the source is read: played
+  // here on one thread, so the order is exact.
   SetDrainHookForTesting([&waker] { waker.Wake(); });
+  bool reported = false;
   try {
-    waker.Drain();
+    reported = SeesToken(poll, kWakeToken, kWakeDeadline);
   } catch (...) {
     SetDrainHookForTesting(nullptr);
     throw;
   }
   SetDrainHookForTesting(nullptr);
+  ASSERT_TRUE(reported) << "test setup: the first wake was never reported."
+                        << kReadme;
   // The loop does its work now (the middle Wake()'s work too) and polls again.
   // A later Wake(), with new work, must be seen.
   waker.Wake();
@@ -196,7 +196,6 @@ TEST_P(FastWaker, DrainReadsTheSourceBeforeClearingTheFlag) {
          "stayed set with nothing left in the kernel, and every later Wake() "
          "was skipped. Read first, then clear (Step 2, the timeline)."
       << kReadme;
-  waker.Drain();
 }
 
 TEST_P(FastWaker, PendingWakeOnAHandleWhosePollIsGoneSaysPollGone) {
@@ -217,7 +216,7 @@ TEST_P(FastWaker, PendingWakeOnAHandleWhosePollIsGoneSaysPollGone) {
 
 // Many producers hand work to a loop through a locked queue, as an event loop
 // does, and wake it each time; the loop waits with no deadline short of
-// kWakeDeadline, drains, then takes the queue. Every item must arrive: the
+// kWakeDeadline (Wait drains the source), then takes the queue. Every item must arrive: the
 // last wake is never lost. ./tools/check runs this under TSan 50 times.
 TEST_P(FastWaker, ManyProducersTheLastWakeIsAlwaysSeen) {
   Poll poll(GetParam().backend);
@@ -250,7 +249,7 @@ TEST_P(FastWaker, ManyProducersTheLastWakeIsAlwaysSeen) {
       break;
     }
     ++turns;
-    waker.Drain();  // First Drain(), then the work: see README, Step 2.
+    // Wait drained the source before it returned; now the work (Step 2).
     std::deque<int> batch;
     {
       std::lock_guard<std::mutex> lock(mu);

@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "tools/support/todo.h"
+#include "lessons/todo.h"
 
 namespace loop {
 

@@ -30,11 +30,11 @@
 
 #include "gtest/gtest.h"
 #include "loop/fd.h"
-#include "tools/testing/deadline.h"
-#include "tools/testing/errors.h"
-#include "tools/testing/fds.h"
-#include "tools/testing/pipes.h"
-#include "tools/testing/threads.h"
+#include "tests/support/deadline.h"
+#include "tests/support/errors.h"
+#include "tests/support/fds.h"
+#include "tests/support/pipes.h"
+#include "tests/support/threads.h"
 
 #ifndef LOOP_TEST_BACKEND
 #error "Build with LOOP_TEST_BACKEND=kEpoll or kKqueue (see BUILD.bazel)."

@@ -1,14 +1,14 @@
 // Lesson 12: the event-loop side of a Redis-compatible server. You write the
 // four functions below; README.md walks through them one at a time.
-#include "loop/server.h"
+#include "loop/redis/server.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 
-#include "tools/support/sys_error.h"
-#include "tools/support/todo.h"
+#include "loop/sys_error.h"
+#include "lessons/todo.h"
 
 namespace loop {
 

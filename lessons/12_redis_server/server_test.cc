@@ -5,10 +5,10 @@
 //
 // How these tests work: each starts a Server on 127.0.0.1, port 0 (the kernel
 // picks a free one), runs it on its own thread, and talks to it with
-// RespClient (tools/testing/resp_client.h), which sends raw RESP bytes and
+// RespClient (tests/support/resp_client.h), which sends raw RESP bytes and
 // reads whole replies. Every wait has a deadline. If the server thread dies
 // (your code threw), every client stops waiting and the test says why.
-#include "loop/server.h"
+#include "loop/redis/server.h"
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -25,10 +25,10 @@
 
 #include "gtest/gtest.h"
 #include "loop/fd.h"
-#include "tools/testing/deadline.h"
-#include "tools/testing/fds.h"
-#include "tools/testing/resp_client.h"
-#include "tools/testing/threads.h"
+#include "tests/support/deadline.h"
+#include "tests/support/fds.h"
+#include "tests/support/resp_client.h"
+#include "tests/support/threads.h"
 
 #ifndef LOOP_TEST_BACKEND
 #error "Build with LOOP_TEST_BACKEND=kEpoll or kKqueue (see BUILD.bazel)."

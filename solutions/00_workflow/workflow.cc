@@ -1,4 +1,4 @@
-#include "loop/workflow.h"
+#include "lessons/00_workflow/workflow.h"
 
 namespace loop {
 

@@ -1,4 +1,4 @@
-#include "loop/eventfd_waker.h"
+#include "lessons/06_eventfd_waker/eventfd_waker.h"
 
 #if defined(__linux__)
 
@@ -11,7 +11,7 @@
 #include <exception>
 #include <string>
 
-#include "tools/support/sys_error.h"
+#include "loop/sys_error.h"
 
 namespace loop {
 

@@ -1,4 +1,4 @@
-#include "loop/kqueue_waker.h"
+#include "lessons/07_kqueue_pipe_waker/kqueue_waker.h"
 
 // <sys/event.h> does not include what its types need on older BSDs.
 // clang-format off
@@ -12,7 +12,7 @@
 #include <string>
 
 #include "loop/kqueue_selector.h"  // TokenToUdata
-#include "tools/support/sys_error.h"
+#include "loop/sys_error.h"
 
 namespace loop {
 namespace {

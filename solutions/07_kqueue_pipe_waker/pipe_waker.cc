@@ -1,4 +1,4 @@
-#include "loop/pipe_waker.h"
+#include "lessons/07_kqueue_pipe_waker/pipe_waker.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <string>
 #include <utility>
 
-#include "tools/support/sys_error.h"
+#include "loop/sys_error.h"
 
 namespace loop {
 

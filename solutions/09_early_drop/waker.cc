@@ -1,4 +1,4 @@
-#include "loop/waker.h"
+#include "lessons/09_early_drop/waker.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -20,7 +20,7 @@
 #include <utility>
 
 #include "loop/fd.h"
-#include "tools/support/sys_error.h"
+#include "loop/sys_error.h"
 
 namespace loop {
 namespace {

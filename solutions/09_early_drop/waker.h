@@ -35,8 +35,8 @@
 // Waker or on its copies. Drain() belongs to the thread that polls. Copying,
 // assigning and destroying one Waker *object* must not race with other uses of
 // that same object.
-#ifndef LOOP_WAKER_H_
-#define LOOP_WAKER_H_
+#ifndef LESSONS_09_EARLY_DROP_WAKER_H_
+#define LESSONS_09_EARLY_DROP_WAKER_H_
 
 #include <vector>
 
@@ -107,4 +107,4 @@ class Waker {
 
 }  // namespace loop
 
-#endif  // LOOP_WAKER_H_
+#endif  // LESSONS_09_EARLY_DROP_WAKER_H_

@@ -12,7 +12,7 @@
 #include <cstring>
 
 #include "benchmark/benchmark.h"
-#include "tools/support/sys_error.h"
+#include "loop/sys_error.h"
 
 namespace loop {
 namespace bench {

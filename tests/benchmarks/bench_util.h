@@ -1,6 +1,6 @@
 // What the benchmarks in tests/benchmarks share: errors with errno names,
 // deadlines, and the list of final Waker kinds per backend. The kernel's
-// per-thread syscall counters (ThreadIo) come from tools/support/io_count.h.
+// per-thread syscall counters (ThreadIo) come from tests/support/io_count.h.
 //
 // Ownership: Fd-like helpers here own what they open (RawEventfd closes its
 // eventfd). Nothing here is shared between threads unless its comment says
@@ -19,7 +19,7 @@
 
 #include "benchmark/benchmark.h"
 #include "loop/loop.h"
-#include "tools/support/io_count.h"
+#include "tests/support/io_count.h"
 
 namespace loop {
 namespace bench {
@@ -67,7 +67,7 @@ int CountOpenFds();
 //
 // Two libraries keep descriptors beyond their objects, by design, and
 // `settle` (run before the first count and before the last) puts them in the
-// same state both times: the kqueue emulation (tools/kqueue) frees a closed
+// same state both times: the kqueue emulation (loop/port) frees a closed
 // kqueue's eventfd only at the next kqueue() call, so RunBenchmarks creates
 // and closes one Poll(Backend::kKqueue); libuv opens a process-wide pipe at the
 // first uv_loop_init, so round_trip passes a settle that makes one loop.

@@ -1,6 +1,6 @@
 // Question 3: what happens when 1, 2 or 8 threads wake one loop as fast as
 // they can? One iteration is one loop sleep: Poll::Wait returns with the
-// Waker's token, then Drain(). Counters:
+// Waker's token (Wait drains the Waker itself). Counters:
 //
 //   wakes_per_sleep            Wake() calls per loop sleep (coalescing: > 1
 //                              means the loop picked up many wakes at once)
@@ -18,7 +18,7 @@
 // Ownership: the benchmark owns the Poll, the Waker (the producers hold
 // copies) and the threads, which it joins before returning.
 // Thread safety: producers only call Wake() on their own copy; the loop thread
-// (the benchmark's) calls Wait and Drain.
+// (the benchmark's) calls Wait.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -89,7 +89,6 @@ void ManyProducers(benchmark::State& state, WakerCase c, int producers) {
         error = "no wake within 5 s";
         break;
       }
-      waker.Drain();
     }
     const IoCount after = ThreadIo();
     stop.store(true);

@@ -11,7 +11,7 @@
 
 #include "gtest/gtest.h"
 #include "loop/loop.h"
-#include "tools/testing/fds.h"
+#include "tests/support/fds.h"
 
 namespace loop {
 namespace {

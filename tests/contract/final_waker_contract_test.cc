@@ -1,4 +1,4 @@
-// The lesson 06/07 waker contract (lessons/06_eventfd_waker/waker_suite.h) on
+// The lesson 06/07 waker contract (tests/support/waker_suite.h) on
 // the FINAL Waker (solutions/10_fast_waker), for every kind on every backend.
 //
 // The suite builds wakers as Waker(Registry&, Token) and calls void Wake().
@@ -15,7 +15,7 @@
 
 #include "gtest/gtest.h"
 #include "loop/loop.h"
-#include "loop/waker_suite.h"
+#include "tests/support/waker_suite.h"
 
 namespace loop {
 namespace testing {
@@ -63,7 +63,6 @@ class FinalWaker {
         << "Wake() with the Poll alive must return kWoken, got "
         << WakeResultName(result);
   }
-  void Drain() { waker_.Drain(); }
 
  private:
   Waker waker_;
@@ -71,15 +70,15 @@ class FinalWaker {
 
 inline constexpr char kReadme[] = " See lessons/10_fast_waker/README.md.";
 
-// What the loop does after the waker's event. Lessons 06 and 07 needed Drain()
-// only for a pipe; the final Waker coalesces wakes with a pending flag that
-// only Drain() clears, so its loop drains after every wake event, every kind.
+// What the loop does after the waker's event: nothing. Lessons 06 and 07
+// needed Drain() for a pipe; the final Waker is drained by Poll::Wait itself
+// when it reports the token (mio's contract), on every kind.
 template <WakerKind kKind, Backend kB>
 struct Case {
   using Waker = FinalWaker<kKind>;
   static constexpr Backend kBackend = kB;
   static constexpr const char* kReadme = ::loop::testing::kReadme;
-  static void AfterWakeEvent(Waker& waker) { waker.Drain(); }
+  static void AfterWakeEvent(Waker&) {}
 };
 
 }  // namespace testing

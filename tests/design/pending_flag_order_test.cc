@@ -24,7 +24,7 @@
 
 #include "gtest/gtest.h"
 #include "loop/fd.h"
-#include "tools/support/sys_error.h"
+#include "loop/sys_error.h"
 
 namespace loop {
 namespace {

@@ -15,8 +15,8 @@
 
 #include "gtest/gtest.h"
 #include "loop/loop.h"
-#include "tools/testing/deadline.h"
-#include "tools/testing/waker_cases.h"
+#include "tests/support/deadline.h"
+#include "tests/support/waker_cases.h"
 
 namespace loop {
 namespace testing {

@@ -24,8 +24,7 @@ int main() {
     poll.Wait(events, std::nullopt);  // No timeout: only the wake returns.
     bool woken = false;
     for (const loop::Event& e : events) woken |= e.token() == kWake;
-    if (!woken) continue;
-    waker.Drain();
+    if (!woken) continue;  // Wait drained the Waker's source already.
     if (result.load(std::memory_order_acquire) == 42) break;
   }
   worker.join();

@@ -7,7 +7,7 @@
 //
 // How: the test binary is linked with -Wl,--wrap=<call> for every call listed
 // in Call, so every reference to `read` in the code linked into it (solutions,
-// the kqueue emulation, tools/testing) goes to __wrap_read (fault.cc), which
+// the kqueue emulation, tests/support) goes to __wrap_read (fault.cc), which
 // either fails or forwards to __real_read. __real_read is an ordinary reference
 // to `read`, so it reaches exactly what it would have reached without us: the
 // sanitizer's interceptor under ASan/TSan (libasan/libtsan come first in the

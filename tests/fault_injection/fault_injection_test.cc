@@ -15,12 +15,12 @@
 #include "gtest/gtest.h"
 #include "loop/loop.h"
 #include "tests/fault_injection/fault.h"
-#include "tools/support/sys_error.h"
-#include "tools/testing/deadline.h"
-#include "tools/testing/errors.h"
-#include "tools/testing/events.h"
-#include "tools/testing/fds.h"
-#include "tools/testing/wakes.h"
+#include "loop/sys_error.h"
+#include "tests/support/deadline.h"
+#include "tests/support/errors.h"
+#include "tests/support/events.h"
+#include "tests/support/fds.h"
+#include "tests/support/wakes.h"
 
 namespace loop {
 namespace testing {
@@ -313,20 +313,27 @@ TEST(WakeFaults, WriteErrorIsReported) {
   }
 }
 
+// Poll::Wait drains a Waker's source when it reports the token: a read that
+// fails with EINTR is retried, another error leaves Wait, and the Waker still
+// works afterwards (the next Wake() signals again).
 TEST(WakeFaults, DrainReadEintrIsRetriedAndErrorsReported) {
-  Poll poll(Backend::kEpoll);
   for (WakerKind kind : {WakerKind::kEventfd, WakerKind::kPipe}) {
+    Poll poll(Backend::kEpoll);
     Waker waker(poll.registry(), kToken, kind);
+    Events events(8);
     waker.Wake();
     {
       FaultPlan plan(Call::kRead, 1, EINTR);
-      waker.Drain();
-      EXPECT_TRUE(plan.fired());
+      poll.Wait(events, kDeadline);
+      EXPECT_TRUE(plan.fired()) << WakerKindName(kind);
     }
     waker.Wake();
-    ExpectSysError(Call::kRead, 1, EBADF, "read(wake source",
-                   [&] { waker.Drain(); });
-    waker.Drain();  // Usable again.
+    ExpectSysError(Call::kRead, 1, EBADF, "read(",
+                   [&] { poll.Wait(events, kDeadline); });
+    EXPECT_EQ(waker.Wake(), WakeResult::kWoken);
+    EXPECT_TRUE(SeesToken(poll, kToken, kDeadline))
+        << WakerKindName(kind)
+        << ": after a failed drain the next Wake() must be seen";
   }
 }
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "loop/resp.h"
+#include "loop/redis/resp.h"
 
 namespace loop {
 namespace {

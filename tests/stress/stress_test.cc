@@ -15,10 +15,10 @@
 
 #include "gtest/gtest.h"
 #include "loop/loop.h"
-#include "tools/testing/deadline.h"
-#include "tools/testing/events.h"
-#include "tools/testing/fds.h"
-#include "tools/testing/wakes.h"
+#include "tests/support/deadline.h"
+#include "tests/support/events.h"
+#include "tests/support/fds.h"
+#include "tests/support/wakes.h"
 
 namespace loop {
 namespace {
@@ -87,7 +87,8 @@ TEST_P(Stress, ManyThreadsWakingTheLastWakeIsSeen) {
             return;
           }
           if (HasToken(events, kWakeToken)) {
-            waker.Drain();  // Before reading: a later wake leaves an event.
+            // Wait drained the source before it returned: a wake after this
+            // read leaves a new event.
             observed = sequence.load(std::memory_order_acquire);
           }
         }

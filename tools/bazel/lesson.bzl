@@ -1,45 +1,41 @@
-"""One lesson, built twice: the learner's code and the reference solution.
+"""One lesson: the learner's code, compiled with what the library gives, and its tests.
 
-Each lesson lives in two packages with the same file names:
-
-    lessons/NN_name/    starter code the learner edits, README.md, HINTS.md, *_test.cc
-    solutions/NN_name/  the reference code
-
-Both BUILD.bazel files are the same file (./tools/check compares them byte for byte)
-and make one call:
+A lesson package (lessons/NN_name) holds what the learner reads and edits: README.md,
+HINTS.md, the starter files and the tests, and one call:
 
     lesson(
-        name = "fd",                      # the library; headers are #include "loop/<hdr>"
-        srcs = ["fd.cc"],
-        hdrs = ["fd.h"],
-        tests = ["fd_test.cc"],           # always read from lessons/NN_name/
-        deps = ["//solutions/00_workflow:workflow"],   # earlier lessons: their *solutions*
+        name = "fd",                  # the learner's library
+        srcs = ["fd.cc"],             # the starter files the learner edits
+        given = ["//loop:fd.h"],      # library files compiled with them, unchanged:
+                                      # headers (.h) and given sources (.cc)
+        deps = ["//loop:sys_error"],  # what those files need from the library
+        tests = ["fd_test.cc"],       # one cc_test each, against the learner's library
     )
 
-so the very same test files run against both. Earlier lessons are always taken from
-`solutions/`, which lets a learner start at any lesson. The build enforces it: a library
-in `lessons/` is visible only to its own package (its tests), so a later lesson, `tests/`
-or `//:loop` that named learner code would fail to build.
+The files the learner edits *become* files of the library (loop/fd.cc for lesson 01's
+fd.cc) or, for a stage the library outgrows, files under solutions/NN_name; the
+manifest (lessons/manifest.txt) names that reference for each edited file, and
+./tools/check proves it by copying every reference over its starter in a scratch
+checkout and running these very tests there. So a lesson's library stands in for one
+library target: its srcs and given files together are that target's files, and a test
+never links both.
 
-Two optional arguments cover what some lessons need:
+The learner's library is visible only to its own package: nothing outside the lesson
+can come to depend on code a learner is still writing, and the library never depends
+on a lesson (tools/check_layering.sh asks bazel query).
 
+Optional arguments:
+
+    hdrs = ["arc.h"]                   # headers the learner edits (lessons 08 and 09);
+                                       # tests include them by their path, "lessons/08_arc/arc.h"
+    test_deps = ["//tests/support:pipes"]   # more deps of the tests
     backends = ["epoll", "kqueue"]     # each test file is built once per backend:
                                        # poll_test.cc -> poll_epoll_test, poll_kqueue_test,
                                        # compiled with LOOP_TEST_BACKEND=kEpoll / kKqueue
-    test_library = "waker_suite",      # header-only test helpers that live beside the
-    test_library_hdrs = ["waker_suite.h"],  # tests in lessons/NN_name and that later
-                                       # lessons' tests use: //lessons/NN_name:waker_suite
-    earlier_tests = ["//lessons/09_early_drop:early_drop_test.cc"],
-                                       # an earlier lesson's test file, run again against
-                                       # this lesson's library: early_drop_test here too
-    benchmarks = ["pending_wake_benchmark.cc"],
-                                       # Google Benchmark programs (cc_binary), for
+    benchmarks = ["pending_wake_benchmark.cc"]   # Google Benchmark programs (cc_binary),
                                        # `bazel run -c opt //lessons/NN_name:pending_wake_benchmark`
-    given = ["event_loop_given.cc"],   # sources the learner reads but does not edit:
-                                       # they live once, in lessons/NN_name, and both
-                                       # libraries compile that one copy
-    binaries = ["server_main.cc"],     # programs on the library (cc_binary "server"),
-                                       # for `bazel run //lessons/NN_name:server`
+    binaries = ["//loop/redis:server_main.cc"]   # programs on the learner's library: the
+                                       # cc_binary "server", `bazel run //lessons/NN_name:server`
 """
 
 _BACKEND_DEFINES = {
@@ -47,130 +43,74 @@ _BACKEND_DEFINES = {
     "kqueue": "LOOP_TEST_BACKEND=kKqueue",
 }
 
-def _lesson_dir():
+_TEST_SUPPORT = ["//tests/support", "//tests/support:main"]
+
+def _check_package():
     pkg = native.package_name()
     parts = pkg.split("/")
-    if len(parts) != 2 or parts[0] not in ("lessons", "solutions"):
-        fail("lesson() belongs in lessons/NN_name or solutions/NN_name, not in " + pkg)
-    return parts[1]
+    if len(parts) != 2 or parts[0] != "lessons":
+        fail("lesson() belongs in lessons/NN_name, not in " + pkg)
 
-def _is_learner_package():
-    return native.package_name().startswith("lessons/")
-
-def _loop_cc_library(name, **kwargs):
-    """A cc_library of this package whose headers are included as "loop/<header>"."""
-    native.cc_library(
-        name = name,
-        include_prefix = "loop",
-        strip_include_prefix = "/" + native.package_name(),
-        **kwargs
-    )
-
-def lesson_library(name, srcs = [], hdrs = [], deps = [], **kwargs):
-    """A library whose headers are included as "loop/<header>" from either package.
-
-    The reference library is public; the learner's is private to its package, so that
-    nothing outside the lesson can come to depend on code a learner is still writing."""
-    _loop_cc_library(
-        name = name,
-        srcs = srcs,
-        hdrs = hdrs,
-        deps = deps + ["//tools/support"],
-        visibility = ["//visibility:private"] if _is_learner_package() else ["//visibility:public"],
-        **kwargs
-    )
-
-def lesson_test(name, src, deps = [], local_defines = [], size = "small", **kwargs):
-    """One cc_test built from lessons/NN_name/<src>, run under the deadline watchdog."""
-    native.cc_test(
-        name = name,
-        srcs = ["//lessons/%s:%s" % (_lesson_dir(), src)],
-        deps = deps + ["//tools/testing", "//tools/testing:main"],
-        local_defines = local_defines,
-        size = size,
-        **kwargs
-    )
+def _basename(label):
+    return label.split(":")[-1].split("/")[-1]
 
 def lesson(
         name,
         srcs = [],
         hdrs = [],
-        tests = [],
+        given = [],
         deps = [],
+        tests = [],
         test_deps = [],
         backends = [],
-        test_library = None,
-        test_library_hdrs = [],
-        test_library_deps = [],
-        earlier_tests = [],
         benchmarks = [],
-        given = [],
-        binaries = [],
-        **kwargs):
-    """The library `name` plus its tests: one per file in `tests`, or one per file and
-    backend when `backends` is set."""
-    given_srcs = ["//lessons/%s:%s" % (_lesson_dir(), g) for g in given]
-    lesson_library(name = name, srcs = srcs + given_srcs, hdrs = hdrs, deps = deps, **kwargs)
-    if _is_learner_package():
-        # The tests, the given sources and the lesson text live here;
-        # solutions/NN_name reads them.
-        native.exports_files(
-            tests + benchmarks + given + binaries + native.glob(["*.md"]),
-            visibility = ["//visibility:public"],
-        )
-        if test_library:
-            _loop_cc_library(
-                name = test_library,
-                testonly = True,
-                hdrs = test_library_hdrs,
-                visibility = ["//visibility:public"],
-                deps = test_library_deps + ["//tools/testing", "@googletest//:gtest"],
-            )
-    for label in earlier_tests:
-        src = label.split(":")[-1]
-        if not label.startswith("//lessons/") or not src.endswith("_test.cc"):
-            fail("earlier_tests names a test file of an earlier lesson, like " +
-                 "//lessons/09_early_drop:early_drop_test.cc, not " + label)
-        native.cc_test(
-            name = src[:-len(".cc")],
-            srcs = [label],
-            deps = [":" + name] + test_deps + ["//tools/testing", "//tools/testing:main"],
-            size = "small",
-        )
+        binaries = []):
+    """The learner's library `name`, its tests (one per file in `tests`, or one per file
+    and backend when `backends` is set), benchmarks and programs."""
+    _check_package()
+    native.cc_library(
+        name = name,
+        srcs = srcs + [g for g in given if not g.endswith(".h")],
+        hdrs = hdrs + [g for g in given if g.endswith(".h")],
+        deps = deps + ["//lessons:todo"],
+        linkopts = ["-pthread"],
+        visibility = ["//visibility:private"],
+    )
+    native.exports_files(native.glob(["*.md"]), visibility = ["//visibility:public"])
     for b in benchmarks:
         if not b.endswith("_benchmark.cc"):
             fail("benchmark files are named *_benchmark.cc, not " + b)
         native.cc_binary(
             name = b[:-len(".cc")],
-            srcs = ["//lessons/%s:%s" % (_lesson_dir(), b)],
-            deps = [":" + name, "//tools/support", "@benchmark"],
+            srcs = [b],
+            deps = [":" + name, "@benchmark"] + test_deps,
+            testonly = True,
             linkopts = ["-pthread"],
         )
     for b in binaries:
-        if not b.endswith("_main.cc"):
+        src = _basename(b)
+        if not src.endswith("_main.cc"):
             fail("program files are named *_main.cc, not " + b)
         native.cc_binary(
-            name = b[:-len("_main.cc")],
-            srcs = ["//lessons/%s:%s" % (_lesson_dir(), b)],
+            name = src[:-len("_main.cc")],
+            srcs = [b],
             deps = [":" + name],
             linkopts = ["-pthread"],
-            visibility = ["//visibility:private"] if _is_learner_package() else ["//visibility:public"],
         )
     for t in tests:
         if not t.endswith("_test.cc"):
             fail("test files are named *_test.cc, not " + t)
-        test_deps_all = [":" + name] + test_deps
-        if test_library:
-            test_deps_all.append("//lessons/%s:%s" % (_lesson_dir(), test_library))
+        deps_all = [":" + name] + test_deps + _TEST_SUPPORT
         if not backends:
-            lesson_test(name = t[:-len(".cc")], src = t, deps = test_deps_all)
+            native.cc_test(name = t[:-len(".cc")], srcs = [t], deps = deps_all, size = "small")
             continue
         for b in backends:
             if b not in _BACKEND_DEFINES:
                 fail("unknown backend %r; expected one of %s" % (b, sorted(_BACKEND_DEFINES)))
-            lesson_test(
+            native.cc_test(
                 name = "%s_%s_test" % (t[:-len("_test.cc")], b),
-                src = t,
+                srcs = [t],
                 local_defines = [_BACKEND_DEFINES[b]],
-                deps = test_deps_all,
+                deps = deps_all,
+                size = "small",
             )
