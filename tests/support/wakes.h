@@ -1,4 +1,4 @@
-// Waiting for a token on the reference Poll (//solutions/05_registry), for the
+// Waiting for a token on the library's Poll (//loop:poll), for the
 // waker tests from lesson 06 on and the suites in tests/.
 //
 // Every wait has a deadline. Thread-safe as Poll::Wait is: one thread waits.
