@@ -80,50 +80,9 @@ void SetDrainHookForTesting(std::function<void()> hook) {
   internal::DrainHook() = std::move(hook);
 }
 
-const char* WakerKindName(WakerKind kind) {
-  switch (kind) {
-    case WakerKind::kEventfd:
-      return "eventfd";
-    case WakerKind::kKqueueUser:
-      return "kqueue_user";
-    case WakerKind::kPipe:
-      return "pipe";
-  }
-  return "unknown";
-}
-
-std::vector<WakerKind> AvailableWakerKinds(Backend backend) {
-  std::vector<WakerKind> kinds;
-#ifdef __linux__
-  kinds.push_back(WakerKind::kEventfd);
-#endif
-  if (backend == Backend::kKqueue) kinds.push_back(WakerKind::kKqueueUser);
-  kinds.push_back(WakerKind::kPipe);
-  return kinds;
-}
-
-const char* WakeResultName(WakeResult result) {
-  switch (result) {
-    case WakeResult::kWoken:
-      return "kWoken";
-    case WakeResult::kPollGone:
-      return "kPollGone";
-  }
-  return "unknown";
-}
-
 Waker::Waker(Registry& registry, Token token, WakerKind kind)
     : token_(token), kind_(kind) {
-  bool fits = false;
-  for (WakerKind k : AvailableWakerKinds(registry.backend())) {
-    fits |= (k == kind);
-  }
-  if (!fits) {
-    throw std::invalid_argument(std::string("a ") + WakerKindName(kind) +
-                                " waker does not work on the " +
-                                BackendName(registry.backend()) +
-                                " backend here");
-  }
+  CheckWakerKindFits(kind, registry.backend());
   source_ = Arc<internal::WakeSource>::Make(
       internal::MakeMechanism(registry, token, kind));
   // The Poll's share: the source now lives at least as long as the Poll, and

@@ -41,27 +41,9 @@
 
 #include "loop/fd.h"
 #include "loop/registry.h"
+#include "loop/wake_kind.h"
 
 namespace loop {
-
-enum class WakerKind { kEventfd, kKqueueUser, kPipe };
-
-// "eventfd", "kqueue_user", "pipe".
-const char* WakerKindName(WakerKind kind);
-
-// The kinds that work on `backend` on this system: on Linux, epoll: {kEventfd,
-// kPipe} and kqueue: {kEventfd, kKqueueUser, kPipe}; on macOS/BSD, kqueue:
-// {kKqueueUser, kPipe}.
-std::vector<WakerKind> AvailableWakerKinds(Backend backend);
-
-// What Wake() did.
-enum class WakeResult {
-  kWoken,     // the wake source was signalled; the Poll will report the token
-  kPollGone,  // the Poll is gone: nothing was signalled, nothing touched
-};
-
-// "kWoken", "kPollGone".
-const char* WakeResultName(WakeResult result);
 
 class Waker {
  public:
