@@ -1,5 +1,5 @@
 // Lesson 11, the reference: posting, timers and offloading. The rest of the
-// loop (Run, Watch, signals, shutdown) is given in event_loop_given.cc.
+// loop (Run, Watch, signals, shutdown) is given in loop/event_loop_run.cc.
 #include "loop/event_loop.h"
 
 #include <stdexcept>

@@ -215,7 +215,7 @@ class EventLoop {
   void RunDueTimers();
   std::optional<std::chrono::milliseconds> NextTimeout();
 
-  // Given (event_loop_given.cc).
+  // Given (event_loop_run.cc).
   void DispatchAll(const Event* begin, const Event* end);
   void Dispatch(const Event& event);
   void CheckLoopThread(const char* what) const;

@@ -1,4 +1,4 @@
-// Lesson 11: your half of the EventLoop. Read event_loop_given.cc's Run()
+// Lesson 11: your half of the EventLoop. Read loop/event_loop_run.cc's Run()
 // first: each turn calls your RunDueTimers(), NextTimeout() and RunPosted().
 // Steps, in order (lessons/11_event_loop/README.md):
 //   1. Post and RunPosted: the queue, and one wake for all of it.

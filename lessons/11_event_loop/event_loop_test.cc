@@ -11,7 +11,7 @@
 // loop that does not stop is stopped and reported, never left to hang.
 //
 // The Watch, Stop and signal tests pass before you start: that half of the
-// loop is given (event_loop_given.cc). The Post, timer and Offload tests are
+// loop is given (loop/event_loop_run.cc). The Post, timer and Offload tests are
 // yours.
 #include "loop/event_loop.h"
 

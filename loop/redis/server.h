@@ -13,7 +13,7 @@
 //   ReadFrom       read until EAGAIN; the end of the stream; errors
 //   Process        parse and execute every whole request that is buffered
 //   Flush          write until EAGAIN; write interest only while output waits
-// server_given.cc has the rest: the listening socket, adding and closing
+// server_loop.cc has the rest: the listening socket, adding and closing
 // connections, idle timeouts, the connection limit, the slow command's trip
 // to a worker and back, and shutdown.
 //
@@ -171,7 +171,7 @@ class Server {
   void Process(Connection& c);
   void Flush(Connection& c);
 
-  // --- Given (server_given.cc) ---
+  // --- Given (server_loop.cc) ---
   // Takes a new client's socket (nonblocking, close-on-exec): watches it, or
   // refuses it past max_clients.
   void AddConnection(Fd fd);

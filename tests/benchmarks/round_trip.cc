@@ -8,9 +8,8 @@
 //                                      baseline every ratio is taken to.
 //   round_trip/condition_variable      std::mutex + std::condition_variable
 //   round_trip/waker/BACKEND/KIND      the final Waker (lesson 10), each kind
-//   on
-//                                      each backend: Wake(), Poll::Wait,
-//                                      Drain()
+//                                      on each backend: Wake(), Poll::Wait
+//                                      (which drains the source)
 //   round_trip/libuv_async_send        libuv: uv_async_send into the peer's
 //                                      uv_loop, uv_run(UV_RUN_ONCE) to wait
 //   round_trip/asio_post               Boost.Asio: asio::post into the peer's

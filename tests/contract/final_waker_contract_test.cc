@@ -1,5 +1,5 @@
 // The lesson 06/07 waker contract (tests/support/waker_suite.h) on
-// the FINAL Waker (solutions/10_fast_waker), for every kind on every backend.
+// the finished Waker (//:loop, loop/waker.h), for every kind on every backend.
 //
 // The suite builds wakers as Waker(Registry&, Token) and calls void Wake().
 // The final Waker also takes a WakerKind, and each of its constructors adds a

@@ -313,7 +313,7 @@ TEST(Kqueue, DupRefersToTheSameQueue) {
 }
 
 // Closing one descriptor of a kqueue keeps it alive for the others, with its
-// events: "an EVFILT_USER event is not tied to any fd" (DESIGN.md section 1).
+// events: "an EVFILT_USER event is not tied to any fd" (the design's kernel facts; docs/kqueue-emulation.md).
 TEST(Kqueue, SurvivesClosingADupIncludingItsUserEvents) {
   Kq kq;
   ASSERT_EQ(
@@ -401,7 +401,7 @@ TEST(Kqueue, ForkedChildCannotUseTheParentsQueue) {
   EXPECT_EQ(Events(kq.fd()).size(), 0u);
 }
 
-// Creating and closing many kqueues leaks no descriptor (DESIGN.md section 6:
+// Creating and closing many kqueues leaks no descriptor (the quality bar:
 // "count /proc/self/fd around 10k create/destroy cycles").
 TEST(Kqueue, TenThousandCreateCloseCyclesLeakNoDescriptor) {
   // One cycle first: the emulation frees a closed kqueue's state at the next

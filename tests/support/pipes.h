@@ -1,7 +1,7 @@
 // Non-blocking fd pairs on loop::Fd (lesson 01), as edge-triggered consumers
 // need: a consumer drains to EAGAIN, which a blocking fd never returns.
 //
-// On the reference Fd (//solutions/01_fd), so any lesson from 02 on may use
+// On the library's Fd (//loop:fd), so any lesson from 02 on may use
 // them. Setup failures throw SysError, which gtest reports with the errno name.
 #ifndef TESTS_SUPPORT_PIPES_H_
 #define TESTS_SUPPORT_PIPES_H_

@@ -1,9 +1,9 @@
 // The waker suite: what every waker in this workshop must do, as typed gtest
 // tests.
 //
-// Lesson 06 (EventfdWaker), lesson 07 (KqueueWaker, PipeWaker) and lesson 09
-// (Waker) instantiate the same cases for their wakers, so each one is held to
-// one contract:
+// Lesson 06 (EventfdWaker), lesson 07 (KqueueWaker, PipeWaker) and
+// tests/contract (the finished Waker, //:loop) instantiate the same cases for
+// their wakers, so each one is held to one contract:
 //
 //   - a Wake() that returned is seen by the next poll (same thread or another
 //     thread, also while the loop is already blocked in Wait, no timeout);
