@@ -31,7 +31,7 @@ void Server::ReadFrom(Connection& c) {
 void Server::Process(Connection& c) {
   (void)c;
   LOOP_TODO("12", "12_redis_server",
-            "Server::Process: resp::ParseCommand each whole request in c.in, "
+            "Server::Process: c.parser.Parse each whole request in c.in, "
             "Consume it, Execute(c, args_), then Flush(c)");
 }
 

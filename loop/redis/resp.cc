@@ -1,4 +1,5 @@
 // Given: the RESP2 parser and reply writers (see resp.h).
+#include <algorithm>
 #include <charconv>
 #include <cstddef>
 #include <string>
@@ -13,141 +14,270 @@ namespace {
 
 constexpr std::size_t kNotFound = std::string_view::npos;
 
-// A non-negative decimal of at most 18 digits, the whole of `text`; -1 if
-// `text` is anything else. "*-1" and "$-1" are handled by the callers.
-long long ParseLength(std::string_view text) {
-  if (text.empty() || text.size() > 18) return -1;
-  long long value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return -1;
-    value = value * 10 + (c - '0');
+// Redis's string2ll: an optional '-', then digits with no leading zero (or
+// just "0"), at most 20 characters, no overflow. Returns false otherwise.
+bool ParseLongLong(std::string_view text, long long* value) {
+  if (text.empty() || text.size() > 20) return false;
+  if (text == "0") {
+    *value = 0;
+    return true;
   }
-  return value;
+  bool negative = false;
+  std::size_t i = 0;
+  if (text[0] == '-') {
+    negative = true;
+    i = 1;
+  }
+  if (i >= text.size() || text[i] < '1' || text[i] > '9') return false;
+  unsigned long long v = 0;
+  for (; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c < '0' || c > '9') return false;
+    const unsigned digit = static_cast<unsigned>(c - '0');
+    if (v > (~0ULL - digit) / 10) return false;
+    v = v * 10 + digit;
+  }
+  const unsigned long long limit =
+      negative ? 9223372036854775808ULL : 9223372036854775807ULL;
+  if (v > limit) return false;
+  *value = negative ? static_cast<long long>(0 - v) : static_cast<long long>(v);
+  return true;
 }
 
-ParseResult Error(std::string text) {
+bool IsHex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+         (c >= 'A' && c <= 'F');
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return c - 'A' + 10;
+}
+
+bool IsSpace(char c) {  // C's isspace in the "C" locale
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
+         c == '\r';
+}
+
+// Redis's sdssplitargs: false on unbalanced quotes. The line ends at its first
+// NUL byte, as the C string Redis splits does.
+bool SplitArgs(std::string_view line, std::vector<std::string>* args) {
+  const std::size_t nul = line.find('\0');
+  if (nul != kNotFound) line = line.substr(0, nul);
+  std::size_t p = 0;
+  const std::size_t n = line.size();
+  auto at = [&](std::size_t i) { return i < n ? line[i] : '\0'; };
+  for (;;) {
+    while (p < n && IsSpace(line[p])) ++p;
+    if (p >= n) return true;
+    bool in_double = false, in_single = false, done = false;
+    std::string current;
+    while (!done) {
+      const char c = at(p);
+      if (in_double) {
+        if (c == '\\' && at(p + 1) == 'x' && IsHex(at(p + 2)) &&
+            IsHex(at(p + 3))) {
+          current.push_back(
+              static_cast<char>(HexValue(at(p + 2)) * 16 + HexValue(at(p + 3))));
+          p += 3;
+        } else if (c == '\\' && at(p + 1) != '\0') {
+          ++p;
+          switch (at(p)) {
+            case 'n': current.push_back('\n'); break;
+            case 'r': current.push_back('\r'); break;
+            case 't': current.push_back('\t'); break;
+            case 'b': current.push_back('\b'); break;
+            case 'a': current.push_back('\a'); break;
+            default: current.push_back(at(p)); break;
+          }
+        } else if (c == '"') {
+          // The closing quote must be followed by a space or nothing.
+          if (at(p + 1) != '\0' && !IsSpace(at(p + 1))) return false;
+          done = true;
+        } else if (c == '\0') {
+          return false;  // unterminated quotes
+        } else {
+          current.push_back(c);
+        }
+      } else if (in_single) {
+        if (c == '\\' && at(p + 1) == '\'') {
+          ++p;
+          current.push_back('\'');
+        } else if (c == '\'') {
+          if (at(p + 1) != '\0' && !IsSpace(at(p + 1))) return false;
+          done = true;
+        } else if (c == '\0') {
+          return false;
+        } else {
+          current.push_back(c);
+        }
+      } else {
+        switch (c) {
+          case ' ':
+          case '\n':
+          case '\r':
+          case '\t':
+          case '\0':
+            done = true;
+            break;
+          case '"':
+            in_double = true;
+            break;
+          case '\'':
+            in_single = true;
+            break;
+          default:
+            current.push_back(c);
+            break;
+        }
+      }
+      if (p < n) ++p;
+    }
+    args->push_back(std::move(current));
+  }
+}
+
+ParseResult Done(std::size_t consumed) {
+  ParseResult r;
+  r.status = ParseStatus::kCommand;
+  r.consumed = consumed;
+  return r;
+}
+
+}  // namespace
+
+void RequestParser::Reset() {
+  mode_ = Mode::kStart;
+  pos_ = 0;
+  scan_ = 0;
+  remaining_ = 0;
+  bulk_len_ = -1;
+  parsed_.clear();
+}
+
+ParseResult RequestParser::Fail(std::string text) {
+  Reset();
   ParseResult r;
   r.status = ParseStatus::kError;
   r.error = "ERR Protocol error: " + std::move(text);
   return r;
 }
 
-ParseResult Incomplete() { return ParseResult{}; }
-
-// A byte as an error reply may show it: 'x', or \xNN when it is not
-// printable (a \r or \n would end the reply line early).
-std::string Shown(char c) {
-  const unsigned char u = static_cast<unsigned char>(c);
-  if (u >= 0x20 && u < 0x7f) return std::string("'") + c + "'";
-  static const char kHex[] = "0123456789abcdef";
-  return std::string("\\x") + kHex[u >> 4] + kHex[u & 15];
+std::size_t RequestParser::Find(std::string_view input, char c,
+                                std::size_t from) {
+  const std::size_t at = input.find(c, from);
+  scanned_ += (at == kNotFound ? input.size() : at + 1) - from;
+  return at;
 }
 
-// The header line "<prefix><digits>\r\n" at `pos`: sets *value and *next (the
-// byte after \n). Returns kCommand when done, else kIncomplete or kError.
-ParseResult ReadHeader(std::string_view in, std::size_t pos,
-                       const Limits& limits, const char* what, long long* value,
-                       std::size_t* next) {
-  const std::size_t cr = in.find('\r', pos);
-  if (cr == kNotFound || cr + 1 >= in.size()) {
-    if (in.size() - pos > limits.max_line) {
-      return Error(std::string("too big ") + what + " count string");
-    }
-    return Incomplete();
+ParseResult RequestParser::Parse(std::string_view input, const Limits& limits,
+                                 std::vector<std::string>* args) {
+  args->clear();
+  // The caller dropped input it had not parsed yet (a shutdown clears it):
+  // what was parsed of it is gone too.
+  if (scan_ > input.size()) Reset();
+  if (mode_ == Mode::kStart) {
+    if (input.empty()) return ParseResult{};
+    mode_ = input[0] == '*' ? Mode::kMultibulk : Mode::kInline;
   }
-  if (in[cr + 1] != '\n') return Error(std::string("invalid ") + what);
-  const std::string_view digits = in.substr(pos + 1, cr - pos - 1);
-  if (digits == "-1") {
-    *value = -1;
-  } else {
-    *value = ParseLength(digits);
-    if (*value < 0) return Error(std::string("invalid ") + what);
-  }
-  *next = cr + 2;
-  ParseResult done;
-  done.status = ParseStatus::kCommand;
-  return done;
+  return mode_ == Mode::kInline ? ParseInline(input, limits, args)
+                                : ParseMultibulk(input, limits, args);
 }
 
-ParseResult ParseMultibulk(std::string_view in, const Limits& limits,
-                           std::vector<std::string>* args) {
-  long long count = 0;
-  std::size_t pos = 0;
-  ParseResult r = ReadHeader(in, 0, limits, "multibulk length", &count, &pos);
-  if (r.status != ParseStatus::kCommand) return r;
-  if (count > static_cast<long long>(limits.max_args)) {
-    return Error("invalid multibulk length");
-  }
-  // First pass: is the whole request here? Nothing is copied yet, so a client
-  // that announces a huge request costs nothing until it sends it.
-  const std::size_t first = pos;
-  for (long long i = 0; i < count; ++i) {
-    if (pos >= in.size()) return Incomplete();
-    if (in[pos] != '$') {
-      return Error("expected '$', got " + Shown(in[pos]));
-    }
-    long long len = 0;
-    r = ReadHeader(in, pos, limits, "bulk length", &len, &pos);
-    if (r.status != ParseStatus::kCommand) return r;
-    if (len < 0 || static_cast<unsigned long long>(len) > limits.max_bulk) {
-      return Error("invalid bulk length");
-    }
-    const std::size_t need = static_cast<std::size_t>(len) + 2;
-    if (in.size() - pos < need) return Incomplete();
-    if (in[pos + len] != '\r' || in[pos + len + 1] != '\n') {
-      return Error("expected CRLF after a bulk string");
-    }
-    pos += need;
-  }
-  // Second pass: copy the arguments out.
-  args->reserve(static_cast<std::size_t>(count < 0 ? 0 : count));
-  std::size_t at = first;
-  for (long long i = 0; i < count; ++i) {
-    const std::size_t cr = in.find('\r', at);
-    const std::size_t len =
-        static_cast<std::size_t>(ParseLength(in.substr(at + 1, cr - at - 1)));
-    at = cr + 2;
-    args->emplace_back(in.substr(at, len));
-    at += len + 2;
-  }
-  ParseResult done;
-  done.status = ParseStatus::kCommand;
-  done.consumed = pos;
-  return done;
-}
-
-ParseResult ParseInline(std::string_view in, const Limits& limits,
-                        std::vector<std::string>* args) {
-  const std::size_t nl = in.find('\n');
+ParseResult RequestParser::ParseInline(std::string_view input,
+                                       const Limits& limits,
+                                       std::vector<std::string>* args) {
+  const std::size_t nl = Find(input, '\n', scan_);
   if (nl == kNotFound) {
-    if (in.size() > limits.max_line) return Error("too big inline request");
-    return Incomplete();
+    scan_ = input.size();
+    if (input.size() > limits.max_line) return Fail("too big inline request");
+    return ParseResult{};
   }
-  if (nl > limits.max_line) return Error("too big inline request");
-  std::string_view line = in.substr(0, nl);
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  std::size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-    std::size_t j = i;
-    while (j < line.size() && line[j] != ' ' && line[j] != '\t') ++j;
-    if (j > i) args->emplace_back(line.substr(i, j - i));
-    i = j;
+  std::size_t end = nl;
+  if (end > 0 && input[end - 1] == '\r') --end;
+  scanned_ += end;
+  if (!SplitArgs(input.substr(0, end), args)) {
+    args->clear();
+    return Fail("unbalanced quotes in request");
   }
-  ParseResult done;
-  done.status = ParseStatus::kCommand;
-  done.consumed = nl + 1;
-  return done;
+  Reset();
+  return Done(nl + 1);
 }
 
-}  // namespace
+ParseResult RequestParser::ParseMultibulk(std::string_view input,
+                                          const Limits& limits,
+                                          std::vector<std::string>* args) {
+  if (pos_ == 0) {  // the "*N" line
+    const std::size_t cr = Find(input, '\r', scan_);
+    if (cr == kNotFound) {
+      scan_ = input.size();
+      if (input.size() > limits.max_line) {
+        return Fail("too big mbulk count string");
+      }
+      return ParseResult{};
+    }
+    scan_ = cr;  // found: look here again if the byte after it is missing
+    if (cr + 1 >= input.size()) return ParseResult{};  // and the \n?
+    long long count = 0;
+    if (!ParseLongLong(input.substr(1, cr - 1), &count) ||
+        count > static_cast<long long>(limits.max_args)) {
+      return Fail("invalid multibulk length");
+    }
+    if (count <= 0) {  // Redis: an empty request, and the stream goes on
+      Reset();
+      return Done(cr + 2);
+    }
+    pos_ = scan_ = cr + 2;
+    remaining_ = count;
+    bulk_len_ = -1;
+    parsed_.reserve(static_cast<std::size_t>(std::min<long long>(count, 1024)));
+  }
+  while (remaining_ > 0) {
+    if (bulk_len_ < 0) {  // the "$N" line
+      const std::size_t cr = Find(input, '\r', scan_);
+      if (cr == kNotFound) {
+        scan_ = input.size();
+        if (input.size() - pos_ > limits.max_line) {
+          return Fail("too big bulk count string");
+        }
+        return ParseResult{};
+      }
+      scan_ = cr;
+      if (cr + 1 >= input.size()) return ParseResult{};
+      if (input[pos_] != '$') {
+        // Redis prints the byte as it is, but a reply line cannot hold a CR
+        // or LF: those become spaces, as in Redis's addReplyErrorFormat.
+        char got = input[pos_];
+        if (got == '\r' || got == '\n') got = ' ';
+        return Fail(std::string("expected '$', got '") + got + "'");
+      }
+      long long len = 0;
+      if (!ParseLongLong(input.substr(pos_ + 1, cr - pos_ - 1), &len) ||
+          len < 0 || static_cast<unsigned long long>(len) > limits.max_bulk) {
+        return Fail("invalid bulk length");
+      }
+      bulk_len_ = len;
+      pos_ = scan_ = cr + 2;
+    }
+    const std::size_t need = static_cast<std::size_t>(bulk_len_) + 2;
+    if (input.size() - pos_ < need) return ParseResult{};
+    parsed_.emplace_back(input.substr(pos_, static_cast<std::size_t>(bulk_len_)));
+    scanned_ += static_cast<std::size_t>(bulk_len_);
+    pos_ = scan_ = pos_ + need;  // the two bytes after it are skipped, as Redis
+    bulk_len_ = -1;
+    --remaining_;
+  }
+  args->swap(parsed_);
+  const std::size_t consumed = pos_;
+  Reset();
+  return Done(consumed);
+}
 
 ParseResult ParseCommand(std::string_view input, const Limits& limits,
                          std::vector<std::string>* args) {
-  args->clear();
-  if (input.empty()) return Incomplete();
-  if (input[0] == '*') return ParseMultibulk(input, limits, args);
-  return ParseInline(input, limits, args);
+  RequestParser parser;
+  return parser.Parse(input, limits, args);
 }
 
 void AppendSimple(std::string* out, std::string_view text) {

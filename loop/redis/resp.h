@@ -11,19 +11,28 @@
 //
 //   PING\r\n                                  -> {"PING"}
 //
-// ParseCommand reads one request from the front of a buffer and says how many
-// bytes it used. It never reads past the buffer, copies nothing until a whole
-// request is there, and refuses a length over the limits as soon as it reads
-// the length, before anything is allocated for it.
+// A RequestParser reads one request at a time from the front of a
+// connection's unparsed input, and resumes where it stopped when more bytes
+// arrive: a request that arrives in N pieces costs O(its size) to parse, not
+// O(N x size) (bytes_scanned() counts the work, for tests). It never reads past
+// the input, copies each argument once, and refuses a length over the limits as
+// soon as it reads the length, before anything is allocated for it.
 //
-// Differences from Redis, on purpose: inline commands are split at blanks only
-// (no quotes), and a bulk string must end in \r\n.
+// As Redis does: a multibulk count of 0 or less is an empty request (no reply,
+// the stream goes on); an inline line is split as redis-cli's prompt and
+// sdssplitargs split it ("double quotes" with \n \r \t \b \a \\ \" and
+// \xHH, 'single quotes' with \'), and unbalanced quotes are a protocol error;
+// the two bytes after a bulk string are skipped, not checked. Every error text
+// is redis-server 7's own (tests/redis/protocol_test.cc holds them, and checks
+// them against a real redis-server when one is installed).
 //
-// Everything here is a pure function: thread-safe.
+// The free functions are pure: thread-safe. A RequestParser belongs to one
+// connection.
 #ifndef LOOP_REDIS_RESP_H_
 #define LOOP_REDIS_RESP_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,7 +49,7 @@ struct Limits {
 
 enum class ParseStatus {
   kIncomplete,  // a request has begun but is not all here: read more
-  kCommand,     // *args holds one request (maybe empty: a blank line)
+  kCommand,     // *args holds one request (maybe empty: a blank line, "*0")
   kError,       // a protocol error: reply `error`, then close the connection
 };
 
@@ -50,7 +59,47 @@ struct ParseResult {
   std::string error;  // kError: the reply's text, "ERR Protocol error: ..."
 };
 
-// Parses the request at the front of `input` into *args (cleared first).
+// One connection's parser. Owned by its connection; not thread-safe.
+class RequestParser {
+ public:
+  // Parses the request at the front of `input` into *args (cleared first).
+  // Between two calls `input` may only have grown at the back: the same
+  // unparsed bytes, maybe more. After kCommand the caller drops `consumed`
+  // bytes from the front, and the next call starts a new request. After
+  // kError the parser starts afresh too (the caller closes the connection).
+  // Input shorter than what was already parsed means the caller dropped it:
+  // the parser starts afresh.
+  ParseResult Parse(std::string_view input, const Limits& limits,
+                    std::vector<std::string>* args);
+
+  // Bytes looked at so far by all calls: each byte of input is looked at a
+  // small constant number of times, however the input was split.
+  std::uint64_t bytes_scanned() const { return scanned_; }
+
+ private:
+  enum class Mode { kStart, kInline, kMultibulk };
+
+  void Reset();
+  ParseResult Fail(std::string text);
+  // The position of `c` in input[from, end), or npos; counts what it scanned.
+  std::size_t Find(std::string_view input, char c, std::size_t from);
+  ParseResult ParseInline(std::string_view input, const Limits& limits,
+                          std::vector<std::string>* args);
+  ParseResult ParseMultibulk(std::string_view input, const Limits& limits,
+                             std::vector<std::string>* args);
+
+  Mode mode_ = Mode::kStart;
+  std::size_t pos_ = 0;   // bytes of this request parsed so far
+  std::size_t scan_ = 0;  // the line being looked for: searched up to here
+  long long remaining_ = 0;   // multibulk: arguments still to read
+  long long bulk_len_ = -1;   // multibulk: the next argument's length, once
+                              // its "$N" line is read; else -1
+  std::vector<std::string> parsed_;  // multibulk: the arguments read so far
+  std::uint64_t scanned_ = 0;
+};
+
+// Parses one request from the front of `input` with a fresh parser: for tests
+// and one-shot callers.
 ParseResult ParseCommand(std::string_view input, const Limits& limits,
                          std::vector<std::string>* args);
 

@@ -71,7 +71,7 @@ void Server::Process(Connection& c) {
       break;
     }
     const resp::ParseResult r =
-        resp::ParseCommand(c.in.view(), options_.limits, &args_);
+        c.parser.Parse(c.in.view(), options_.limits, &args_);
     if (r.status == resp::ParseStatus::kIncomplete) {
       if (c.in.size() > options_.max_query_bytes) {
         resp::AppendError(c.out.append_to(), "ERR query buffer limit reached");

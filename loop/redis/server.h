@@ -125,6 +125,7 @@ struct Connection {
   std::uint64_t id = 0;  // never reused; a late slow reply finds it by id
   Fd fd;
   InputBuffer in;                  // read, not yet parsed
+  resp::RequestParser parser;      // how far into `in` the next request is
   OutputBuffer out;                // replies not yet written
   bool want_write = false;         // kWritable is in its interest right now
   bool busy = false;               // a slow command runs; later requests wait

@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -87,6 +88,22 @@ void RespClient::ConnectTo(int port) {
   CheckSys(setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one),
            "setsockopt(client, TCP_NODELAY)");
   SetNonBlocking(fd_.get());  // every wait is a poll() with a deadline
+}
+
+RespClient RespClient::ConnectUnix(const std::string& path) {
+  Fd fd(static_cast<int>(CheckSys(
+      socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket(AF_UNIX)")));
+  sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    throw SysError("connect(" + path + "): the path is too long", ENAMETOOLONG);
+  }
+  memcpy(addr.sun_path, path.data(), path.size());
+  CheckSys(connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr),
+           "connect(" + path + ")");
+  SetNonBlocking(fd.get());
+  return RespClient(std::move(fd), nullptr);
 }
 
 std::string RespClient::WaitFor(short events, Clock::time_point until) {

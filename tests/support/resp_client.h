@@ -39,6 +39,9 @@ class RespClient {
 
   // Connects to 127.0.0.1:port. Throws SysError.
   static RespClient Connect(int port, GiveUp give_up = nullptr);
+  // Connects to a Unix socket (a redis-server started with --unixsocket).
+  // Throws SysError.
+  static RespClient ConnectUnix(const std::string& path);
   // The same in two steps: a socket now, connected later by ConnectTo (which
   // needs no new descriptor: for tests that use up the process's fds).
   static RespClient Open(GiveUp give_up = nullptr);
