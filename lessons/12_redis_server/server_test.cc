@@ -28,6 +28,7 @@
 #include "tests/support/deadline.h"
 #include "tests/support/fds.h"
 #include "tests/support/resp_client.h"
+#include "tests/support/server_thread.h"
 #include "tests/support/threads.h"
 
 #ifndef LOOP_TEST_BACKEND
@@ -40,6 +41,7 @@ namespace {
 using std::chrono::milliseconds;
 using testing::Command;
 using testing::RespClient;
+using testing::ServerThread;
 
 constexpr Backend kBackend = Backend::LOOP_TEST_BACKEND;
 
@@ -49,56 +51,6 @@ ServerOptions Opts() {
   o.shutdown_grace = milliseconds(3000);
   return o;
 }
-
-// A Server running on its own thread. The destructor stops it and waits.
-class ServerThread {
- public:
-  explicit ServerThread(ServerOptions options = Opts())
-      : server_(std::make_unique<Server>(options)) {
-    thread_ = std::thread([this] {
-      tid_.store(testing::CurrentThreadId());
-      try {
-        server_->Run();
-      } catch (const std::exception& e) {
-        error_ = e.what();
-        failed_.store(true);
-      } catch (...) {
-        error_ = "a non-std exception";
-        failed_.store(true);
-      }
-      finished_.store(true);
-    });
-  }
-  ~ServerThread() {
-    server_->Stop();
-    thread_.join();
-  }
-
-  Server& server() { return *server_; }
-  int port() const { return server_->port(); }
-  long tid() const { return tid_.load(); }
-  bool finished() const { return finished_.load(); }
-  // Why the server thread died, or "".
-  std::string Failure() const {
-    return failed_.load() ? "Server::Run threw: " + error_ : std::string();
-  }
-  RespClient Connect() {
-    return RespClient::Connect(port(), [this] { return Failure(); });
-  }
-  // Stops the server and waits for Run() to return.
-  bool StopAndWait(milliseconds deadline = testing::kDefaultDeadline) {
-    server_->Stop();
-    return testing::WaitUntil([this] { return finished(); }, deadline);
-  }
-
- private:
-  std::unique_ptr<Server> server_;
-  std::thread thread_;
-  std::atomic<long> tid_{0};
-  std::atomic<bool> failed_{false};
-  std::atomic<bool> finished_{false};
-  std::string error_;  // written before failed_ is set
-};
 
 std::string Bulk(const std::string& bytes) {
   return "$" + std::to_string(bytes.size()) + "\r\n" + bytes + "\r\n";
@@ -114,7 +66,7 @@ std::string Ask(RespClient& c, const std::string& request) {
 // --- The basics ---
 
 TEST(Basics, EachCommandGivesRedissReply) {
-  ServerThread s;
+  ServerThread s(Opts());
   RespClient c = s.Connect();
   EXPECT_EQ(Ask(c, Command({"PING"})), "+PONG\r\n")
       << "the first reply of all; if it says '!gave up', read what the "
@@ -136,7 +88,7 @@ TEST(Basics, EachCommandGivesRedissReply) {
 }
 
 TEST(Basics, InlineCommandsAsTypedIntoNetcat) {
-  ServerThread s;
+  ServerThread s(Opts());
   RespClient c = s.Connect();
   EXPECT_EQ(Ask(c, "PING\r\n"), "+PONG\r\n");
   EXPECT_EQ(Ask(c, "SET greeting hello\n"), "+OK\r\n");
@@ -146,7 +98,7 @@ TEST(Basics, InlineCommandsAsTypedIntoNetcat) {
 // --- Step 1: accepting. The first three pass once AcceptClients works ---
 
 TEST(Accept, TwoHundredClientsConnectedAtOnceAreAllAccepted) {
-  ServerThread s;
+  ServerThread s(Opts());
   // All 200 connect at once: they wait in the listen queue together, and one
   // edge-triggered event stands for all of them.
   std::vector<RespClient> clients;
@@ -161,7 +113,7 @@ TEST(Accept, TwoHundredClientsConnectedAtOnceAreAllAccepted) {
 }
 
 TEST(Accept, OutOfDescriptorsDoesNotSpinAndRecovers) {
-  ServerThread s;
+  ServerThread s(Opts());
   RespClient first = s.Connect();
   ASSERT_TRUE(testing::WaitUntil([&s] {
     return s.server().stats().accepted == 1 || !s.Failure().empty();
@@ -247,7 +199,7 @@ TEST(Accept, AClientThatLeavesMakesRoomForANewOne) {
 // --- Steps 2 to 4: reading, processing, writing ---
 
 TEST(Serve, TwoHundredConcurrentClientsEachGetTheirOwnReplies) {
-  ServerThread s;
+  ServerThread s(Opts());
   std::vector<RespClient> clients;
   for (int i = 0; i < 200; ++i) clients.push_back(s.Connect());
   for (int i = 0; i < 200; ++i) {
@@ -268,7 +220,7 @@ TEST(Serve, TwoHundredConcurrentClientsEachGetTheirOwnReplies) {
 }
 
 TEST(Pipeline, AThousandCommandsInOneWriteAreAnsweredInOrder) {
-  ServerThread s;
+  ServerThread s(Opts());
   RespClient c = s.Connect();
   std::string batch;
   for (int i = 0; i < 1000; ++i) batch += Command({"INCR", "counter"});
@@ -286,7 +238,7 @@ TEST(Pipeline, AThousandCommandsInOneWriteAreAnsweredInOrder) {
 }
 
 TEST(Pipeline, ARequestThatArrivesAByteAtATimeIsAnsweredOnce) {
-  ServerThread s;
+  ServerThread s(Opts());
   RespClient c = s.Connect();
   const std::string request = Command({"ECHO", "split"}) + "PING\r\n";
   for (char byte : request) {
@@ -299,7 +251,7 @@ TEST(Pipeline, ARequestThatArrivesAByteAtATimeIsAnsweredOnce) {
 }
 
 TEST(BigValues, AnEightMebibyteValueGoesInAndComesBackWhole) {
-  ServerThread s;
+  ServerThread s(Opts());
   RespClient c = s.Connect();
   std::string value(8 << 20, '\0');
   std::mt19937 rng(12);
@@ -320,7 +272,7 @@ TEST(BigValues, AnEightMebibyteValueGoesInAndComesBackWhole) {
 }
 
 TEST(BigValues, ASlowReaderDoesNotHoldUpOthersAndGetsEveryReply) {
-  ServerThread s;
+  ServerThread s(Opts());
   RespClient slow = s.Connect();
   const std::string value(1 << 20, 'v');
   ASSERT_EQ(Ask(slow, Command({"SET", "v", value})), "+OK\r\n");
@@ -345,7 +297,7 @@ TEST(BigValues, ASlowReaderDoesNotHoldUpOthersAndGetsEveryReply) {
 }
 
 TEST(HalfClose, RequestsSentBeforeShutdownWriteAreAnsweredThenClosed) {
-  ServerThread s;
+  ServerThread s(Opts());
   RespClient c = s.Connect();
   std::string error;
   ASSERT_TRUE(c.Send(Command({"PING"}) + Command({"ECHO", "last"}),
@@ -363,7 +315,7 @@ TEST(HalfClose, RequestsSentBeforeShutdownWriteAreAnsweredThenClosed) {
 }
 
 TEST(HalfClose, AClientThatResetsClosesOnlyItsOwnConnection) {
-  ServerThread s;
+  ServerThread s(Opts());
   RespClient other = s.Connect();
   ASSERT_EQ(Ask(other, Command({"PING"})), "+PONG\r\n");
   {
@@ -384,7 +336,7 @@ TEST(HalfClose, AClientThatResetsClosesOnlyItsOwnConnection) {
 // --- Bad input ---
 
 TEST(BadInput, UnknownCommandsAndWrongArityGetAnErrorAndTheConnectionStays) {
-  ServerThread s;
+  ServerThread s(Opts());
   RespClient c = s.Connect();
   EXPECT_EQ(Ask(c, Command({"FROB", "a", "b"})),
             "-ERR unknown command 'FROB', with args beginning with: 'a' "
@@ -396,7 +348,7 @@ TEST(BadInput, UnknownCommandsAndWrongArityGetAnErrorAndTheConnectionStays) {
 }
 
 TEST(BadInput, MalformedRespGetsAProtocolErrorAndClosesOnlyThatConnection) {
-  ServerThread s;
+  ServerThread s(Opts());
   RespClient bystander = s.Connect();
   ASSERT_EQ(Ask(bystander, Command({"SET", "safe", "yes"})), "+OK\r\n");
   RespClient bad = s.Connect();
@@ -410,7 +362,7 @@ TEST(BadInput, MalformedRespGetsAProtocolErrorAndClosesOnlyThatConnection) {
 }
 
 TEST(BadInput, AHugeBulkLengthIsRefusedBeforeItsBytesArrive) {
-  ServerThread s;
+  ServerThread s(Opts());
   RespClient c = s.Connect();
   // Announces 1 TB and sends none of it: the server must not wait for it,
   // nor try to allocate it.
@@ -420,7 +372,7 @@ TEST(BadInput, AHugeBulkLengthIsRefusedBeforeItsBytesArrive) {
 }
 
 TEST(BadInput, BinaryGarbageNeverHurtsTheServerOrAnotherClient) {
-  ServerThread s;
+  ServerThread s(Opts());
   RespClient bystander = s.Connect();
   ASSERT_EQ(Ask(bystander, Command({"PING"})), "+PONG\r\n");
   std::mt19937 rng(2026);
@@ -447,7 +399,7 @@ TEST(BadInput, BinaryGarbageNeverHurtsTheServerOrAnotherClient) {
 // --- The slow command: Offload, end to end ---
 
 TEST(Slow, OtherClientsAreAnsweredWhileASlowCommandRuns) {
-  ServerThread s;
+  ServerThread s(Opts());
   RespClient sleeper = s.Connect();
   std::string error;
   // 30 s: far longer than this test, so the order below is certain.
@@ -476,7 +428,7 @@ TEST(Slow, OtherClientsAreAnsweredWhileASlowCommandRuns) {
 }
 
 TEST(Slow, RepliesStayInOrderAroundASlowCommand) {
-  ServerThread s;
+  ServerThread s(Opts());
   RespClient c = s.Connect();
   std::string error;
   ASSERT_TRUE(c.Send(Command({"SET", "k", "1"}) +
@@ -515,7 +467,7 @@ TEST(Idle, AnIdleClientIsClosedAndOneWaitingForASlowReplyIsNot) {
 TEST(Shutdown, StopWithClientsConnectedWritesTheirRepliesAndClosesEverything) {
   const int fds_before = testing::CountOpenFds();
   {
-    ServerThread s;
+    ServerThread s(Opts());
     std::vector<RespClient> clients;
     for (int i = 0; i < 5; ++i) {
       clients.push_back(s.Connect());
