@@ -3,8 +3,10 @@
 
 The compile commands come from Bazel's own action graph (`bazel aquery`), so an editor
 compiles each file exactly as `bazel build` does: the same -std, defines and include
-paths, among them the generated `_virtual_includes` directories that make
-`#include "loop/registry.h"` work. Offline; Python 3 standard library only.
+paths. Every header is included by its path in the workspace ("loop/registry.h",
+"lessons/08_arc/arc.h", "tests/support/fds.h", from `-iquote .`) except <sys/event.h> of
+loop/port (strip_include_prefix), which Bazel links into a generated `_virtual_includes`
+directory. Offline; Python 3 standard library only.
 
 What it runs, in the workspace root, with the same environment as every other tool
 (workshop_common.bazel_env(), so that nothing rebuilds):
@@ -13,7 +15,8 @@ What it runs, in the workspace root, with the same environment as every other to
     bazel build --keep_going --output_groups=compilation_prerequisites_INTERNAL_ -- PATTERNS
         (creates the header symlinks under bazel-out/.../_virtual_includes and nothing
         else: no compiling, so a lesson that does not compile yet is no obstacle)
-    bazel query --output=xml 'kind("cc_.* rule", PATTERNS)'    (which target owns which header)
+    bazel query --output=xml 'kind("(cc_.*|alias) rule", PATTERNS)'
+        (which target owns which header, and what depends on it: //:loop is an alias)
     bazel aquery --output=jsonproto 'mnemonic("CppCompile", PATTERNS)'
 
 Each source becomes one entry:
@@ -24,7 +27,7 @@ Each source becomes one entry:
 and each header one with its target's command (or, for a header-only library, that of a
 target using it), parsing the header as C++ instead. Bazel's argv is relative to its
 execution root. The workspace's top-level directories appear there as symlinks, so from
-the workspace root `lessons/...`, `tools/...` and `-iquote .` mean the same;
+the workspace root `lessons/...`, `loop/...` and `-iquote .` mean the same;
 `bazel-out/...` and `external/...` are made absolute. The editor thus opens and indexes
 the real workspace files, not symlinks to them. Output options (-MD -MF -o
 -frandom-seed) and the GCC options clang rejects are dropped.
@@ -46,7 +49,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from workshop_common import ROOT, UsageError, bazel_env  # noqa: E402
 
-PATTERNS = ["//lessons/...", "//solutions/...", "//tests/...", "//tools/...", "//:loop"]
+# The lessons, the library and its tests; //:loop is the alias of //loop that programs and
+# tests/ depend on (its header loop/loop.h gets the command of a test that uses it).
+PATTERNS = ["//lessons/...", "//loop/...", "//tests/...", "//:loop"]
 OUTPUT = "compile_commands.json"
 OVERLAY = ".cache/compile_commands/vfsoverlay.yaml"
 
@@ -124,7 +129,8 @@ def _label_path(label):
 
 def rules_from_query_xml(text):
     """{label: (headers, deps)} of each rule in `bazel query --output=xml`: the workspace
-    headers it lists (hdrs, textual_hdrs, or srcs) and the labels it depends on."""
+    headers it lists (hdrs, textual_hdrs, or srcs) and the labels it depends on. An alias
+    (//:loop) depends on its actual target and lists no headers."""
     rules = {}
     for rule in ET.fromstring(text).iter("rule"):
         headers, deps = [], []
@@ -134,6 +140,7 @@ def rules_from_query_xml(text):
                 headers += [p for p in map(_label_path, values) if p and p.endswith(HEADER_SUFFIXES)]
             elif lst.get("name") == "deps":
                 deps += values
+        deps += [l.get("value", "") for l in rule.findall("label") if l.get("name") == "actual"]
         rules[rule.get("name")] = (headers, deps)
     return rules
 
@@ -152,13 +159,14 @@ def entries_from_aquery(aquery, workspace, execroot, output_base, rules=None):
     one per file, sorted by file.
 
     A source compiled by several targets gets the command of the target in its own
-    package: lessons/05_registry/registry_test.cc is compiled by //lessons/05_registry
-    (against the learner's code) and by //solutions/05_registry (against the reference),
-    and the editor of lessons/ must see the learner's headers. Ties (one test per
-    backend) go to the first label in sorted order.
+    package: loop/selector.cc is compiled by //loop:selector and, as a file the lesson is
+    given, by //lessons/04_poll:selector; the editor of loop/ sees the library's
+    command. Ties (a lesson's test built once per backend) go to the first label in
+    sorted order.
 
     A header gets the command of the nearest target that has one, its own or else a
-    target that depends on it (a header-only library: lessons/08_arc/arc.h, loop/loop.h),
+    target that depends on it (a header-only library: lessons/08_arc/arc.h, loop/loop.h
+    through the alias //:loop),
     parsing the header instead of the source. clangd would otherwise guess a header's
     command from a nearby file, and the guess may lack a dependency's include path."""
     labels = {t["id"]: t["label"] for t in aquery.get("targets", [])}
@@ -225,15 +233,15 @@ def virtual_include_dirs(entries):
 
 def missing_include_dirs(entries):
     """Include directories under bazel-out that do not exist (the header symlinks were
-    not created): an editor would then not find "loop/..." headers."""
+    not created): an editor would then not find <sys/event.h>."""
     return [d for d in virtual_include_dirs(entries) if not os.path.isdir(d)]
 
 
 def vfs_overlay(entries, workspace):
     """A clang VFS overlay (-ivfsoverlay) that names each header symlink under
     _virtual_includes by the workspace file it points to. Without it clangd's "go to
-    definition" of loop::Token opens bazel-out/.../_virtual_includes/poll/loop/event.h;
-    with it, solutions/04_poll/event.h. (JSON is YAML, which the overlay format is.)"""
+    definition" of kevent() opens bazel-out/.../_virtual_includes/sys_event/sys/event.h;
+    with it, loop/port/include/sys/event.h. (JSON is YAML, which the overlay format is.)"""
     workspace = os.path.realpath(workspace)
     roots = {}
     for top in virtual_include_dirs(entries):
@@ -305,7 +313,8 @@ def generate(root=ROOT, output=None, patterns=PATTERNS):
     # The header symlinks only (_virtual_includes): a few internal actions, no compiling.
     _bazel(["build", "--keep_going", "--output_groups=compilation_prerequisites_INTERNAL_", "--"] + patterns,
            root, "creating the header symlinks (bazel build)")
-    rules = rules_from_query_xml(_bazel(["query", "--output=xml", 'kind("cc_.* rule", %s)' % " + ".join(patterns)],
+    rules = rules_from_query_xml(_bazel(["query", "--output=xml",
+                                         'kind("(cc_.*|alias) rule", %s)' % " + ".join(patterns)],
                                         root, "listing the C++ targets and their headers (bazel query)"))
     text = _bazel(["aquery", "--output=jsonproto", query(patterns)], root,
                   "reading the compile commands (bazel aquery)")
@@ -358,8 +367,8 @@ def main(argv=None, root=ROOT, out=sys.stdout):
                   % os.path.join(os.path.abspath(root), OVERLAY))
     missing = missing_include_dirs(entries)
     if missing:
-        out.write("warning: %d include directories do not exist, so some #include \"loop/...\" lines will not "
-                  "resolve; run `bazel build //lessons/...` and then this again. The first: %s\n"
+        out.write("warning: %d include directories do not exist, so #include <sys/event.h> will not "
+                  "resolve; run `bazel build //loop/...` and then this again. The first: %s\n"
                   % (len(missing), missing[0]))
         return 1
     out.write("clangd finds it by itself; VS Code's C/C++ extension and CLion: see README.md, Editors. Run this "

@@ -7,7 +7,7 @@ Instead, progress builds first (`bazel build //lessons/...`, fast when nothing c
 then computes a key per test target from:
 
   - the built test binary and every file in its runfiles tree (the shared libraries of
-    the lesson, the earlier solutions it links, tools/testing, data files), by content;
+    the lesson, the library files it links, tests/support, data files), by content;
   - the package's BUILD.bazel and tools/bazel/lesson.bzl (test args, env, size);
   - every bazelrc that can set test flags (.bazelrc, user.bazelrc, ~/.bazelrc,
     /etc/bazel/bazelrc), and this file's format version.

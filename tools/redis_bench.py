@@ -23,8 +23,9 @@ import subprocess
 import tempfile
 import time
 
-SERVER_TARGET = "//solutions/12_redis_server:server"
-SERVER_BIN = os.path.join("solutions", "12_redis_server", "server")
+# Lesson 12's reference server: the library's (loop/redis), built with -c opt.
+SERVER_TARGET = "//loop/redis:server"
+SERVER_BIN = os.path.join("loop", "redis", "server")
 GOAL = 0.90  # the issue: within 10% of redis-server
 TESTS = ["PING_INLINE", "PING_MBULK", "SET", "GET"]
 INVOCATIONS = [("ping", ["PING_INLINE", "PING_MBULK"]), ("set", ["SET"]), ("get", ["GET"])]

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""The workshop's commands: progress, hint, reset, diff, watch, start and check.
+"""The learner's commands: progress, hint, reset, diff, watch and start.
 
 Run them through the small scripts next to this file (./tools/progress, ./tools/hint 01,
 ...), from any directory of the checkout. Python 3 standard library only.
 
-The curriculum lives in lessons/manifest.txt: every lesson, the files the learner edits,
-and exactly which test cases its starter must fail. `check` verifies that promise for every
-lesson; `progress` uses it to tell a learner where they stand.
+The curriculum lives in lessons/manifest.txt: every lesson, the files the learner edits
+(and the reference file each becomes), and exactly which test cases its starter must fail.
+`progress` uses it to tell a learner where they stand. The maintainer suite that verifies
+the manifest's promises is ./tools/check (tools/check_suite.py); this module never imports
+it, nor the benchmark, measurement or compile_commands tools.
 """
 
 import argparse
@@ -15,9 +17,6 @@ import os
 import shutil
 import subprocess
 import sys
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -80,7 +79,7 @@ def print_progress(lessons, results, out=sys.stdout):
         still = [l.number for l, _, _, status in rows[:done[-1]] if status != "done"]
         many = len(still) > 1
         out.write("You have finished the last lesson, %s. %s %s %s still open. %s optional: every "
-                  "lesson builds on the reference solutions of the ones before it, so go back only "
+                  "lesson builds on the reference code of the ones before it, so go back only "
                   "if you like.\n\n"
                   % (rows[done[-1]][0].number, "Lessons" if many else "Lesson", _ranges(still),
                      "are" if many else "is", "They are" if many else "It is"))
@@ -101,7 +100,6 @@ def print_progress(lessons, results, out=sys.stdout):
     if earlier:
         out.write("\nEarlier lessons still open: %s (you can come back to them any time)\n"
                   % _ranges([l.number for l in earlier]))
-
 
 
 def cmd_hint(args, root=ROOT, out=sys.stdout):
@@ -174,19 +172,21 @@ def _read_lines(path):
 
 
 def cmd_diff(args, root=ROOT, out=sys.stdout):
+    """Each file the learner edits (lessons/DIR/FILE) against the reference file it becomes
+    (the manifest's REF: loop/... or solutions/DIR/...)."""
     lessons = load_manifest(root)
     lesson = find_lesson(lessons, args.lesson)
-    files = lesson.edits or sorted(
-        f for f in os.listdir(os.path.join(root, lesson.solution_package))
-        if f.endswith((".cc", ".h")))
-    out.write("Your code (lessons/%s) against the reference (solutions/%s). Spoilers below.\n\n"
-              % (lesson.dir, lesson.dir))
+    if not lesson.edits:
+        out.write("Lesson %s has no files to edit, so there is nothing to compare.\n" % lesson.number)
+        return 0
+    out.write("Your code (lessons/%s) against the reference (%s). Spoilers below.\n\n"
+              % (lesson.dir, ", ".join(lesson.reference(e) for e in lesson.edits)))
     same = True
-    for f in files:
-        mine = os.path.join(root, lesson.package, f)
-        ref = os.path.join(root, lesson.solution_package, f)
-        a, b = _read_lines(ref), _read_lines(mine)
-        d = list(difflib.unified_diff(a, b, "solutions/%s/%s" % (lesson.dir, f), "lessons/%s/%s" % (lesson.dir, f)))
+    for f in lesson.edits:
+        ref = lesson.reference(f)
+        mine = "%s/%s" % (lesson.package, f)
+        a, b = _read_lines(os.path.join(root, ref)), _read_lines(os.path.join(root, mine))
+        d = list(difflib.unified_diff(a, b, ref, mine))
         if d:
             same = False
             out.writelines(d)
@@ -261,14 +261,14 @@ def cmd_watch(args, root=ROOT, out=sys.stdout):
 
 
 # ---------------------------------------------------------------------------------------
-# start and check.
+# start.
 
 
 def cmd_start(args, root=ROOT, out=sys.stdout):
-    out.write("Building every lesson and solution (the first build compiles everything once; later builds only what changed)...\n")
+    out.write("Building every lesson (the first build compiles everything once; later builds only what "
+              "changed)...\n")
     out.flush()
-    code = subprocess.call(["bazel", "build", "--keep_going", "//lessons/...", "//solutions/..."], cwd=root,
-                           env=bazel_env())
+    code = subprocess.call(["bazel", "build", "--keep_going", "//lessons/..."], cwd=root, env=bazel_env())
     if code != 0:
         out.write("\nThe build failed; the messages above say where. If you changed a lesson, "
                   "./tools/reset NN restores its starter.\n")
@@ -291,22 +291,16 @@ def main(argv=None, root=ROOT):
     p = sub.add_parser("reset", help="restore a lesson's starter from git (asks first)")
     p.add_argument("lesson")
     p.add_argument("--yes", action="store_true", help="do not ask")
-    p = sub.add_parser("diff", help="your code of a lesson against the reference solution")
+    p = sub.add_parser("diff", help="your code of a lesson against the reference files it becomes")
     p.add_argument("lesson")
     p = sub.add_parser("watch", help="re-run a lesson's tests on every save (ibazel)")
     p.add_argument("lesson", nargs="?")
     p.add_argument("--install", action="store_true", help="only install ibazel")
-    p = sub.add_parser("start", help="build everything and show progress")
+    p = sub.add_parser("start", help="build every lesson and show progress")
     p.add_argument("--fresh", "--no-cache", dest="fresh", action="store_true", help="as for progress")
-    p = sub.add_parser("check", help="the maintainer suite; ends with 'N passed, N failed'")
-    p.add_argument("--no-sanitizers", action="store_true")
-    p.add_argument("--no-lint", action="store_true")
     args = parser.parse_args(argv)
     commands = {"progress": cmd_progress, "hint": cmd_hint, "reset": cmd_reset, "diff": cmd_diff,
-                "watch": cmd_watch, "start": cmd_start, "check": None}
-    if args.command == "check":
-        import workshop_check  # maintainer-only; learners never load it
-        commands["check"] = workshop_check.cmd_check
+                "watch": cmd_watch, "start": cmd_start}
     try:
         return commands[args.command](args, root=root)
     except UsageError as e:

@@ -1,18 +1,19 @@
 """What every workshop command shares: the manifest (lessons/manifest.txt), running Bazel,
 and reading its test results. Read by both the learner's commands (workshop.py) and the
-maintainer suite (workshop_check.py). Python 3 standard library only.
+maintainer suite (check_suite.py and its check_*.py modules). Python 3 standard library only.
+
+Names that start with ELFS_ or elfs- (environment variables such as ELFS_SHELL_PATH, temp
+directories such as elfs-bep-*) are this project's: ELFS is "Event Loop From Scratch".
 """
 
 import json
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 
 class UsageError(Exception):
@@ -29,7 +30,8 @@ class Lesson:
         self.dir = dir_name  # "01_fd"
         self.title = title
         self.line = line
-        self.edits = []  # paths relative to lessons/<dir>
+        self.edits = []  # the files the learner edits, relative to lessons/<dir>
+        self.refs = {}  # edit -> the repo-relative reference file it becomes
         self.fails = []  # (target, "Suite.Case")
         self.checkpoints = []  # (name, passing, failing, manifest line)
 
@@ -38,8 +40,15 @@ class Lesson:
         return "lessons/" + self.dir
 
     @property
-    def solution_package(self):
+    def solutions_dir(self):
+        """solutions/<dir>: the lesson's checkpoint and quote patches, and the reference
+        files of a stage the library outgrows (no Bazel package: no BUILD file)."""
         return "solutions/" + self.dir
+
+    def reference(self, edit):
+        """The repo-relative reference file that `edit` (a file of lessons/<dir>) becomes:
+        "loop/fd.cc" for lesson 01's "fd.cc"."""
+        return self.refs[edit]
 
     def expected_failures(self):
         return set(self.fails)
@@ -76,9 +85,18 @@ def parse_manifest(text, source="lessons/manifest.txt"):
             if not lessons:
                 raise UsageError(where + ": '%s' before any 'lesson' line" % words[0])
             if words[0] == "edit":
-                if len(words) != 2:
-                    raise UsageError(where + ": expected 'edit FILE', got: " + raw.strip())
-                lessons[-1].edits.append(words[1])
+                if len(words) != 3:
+                    raise UsageError(where + ": expected 'edit FILE REF' (REF: the repo-relative file it "
+                                     "becomes, e.g. 'edit fd.cc loop/fd.cc'), got: " + raw.strip())
+                file, ref = words[1], words[2]
+                for what, path in (("FILE", file), ("REF", ref)):
+                    if os.path.isabs(path) or ".." in path.split("/"):
+                        raise UsageError(where + ": %s must be a relative path inside the checkout, got %r"
+                                         % (what, path))
+                if file in lessons[-1].refs:
+                    raise UsageError(where + ": 'edit %s' is listed twice" % file)
+                lessons[-1].edits.append(file)
+                lessons[-1].refs[file] = ref
             else:
                 if len(words) != 3 or "." not in words[2]:
                     raise UsageError(where + ": expected 'fail TARGET Suite.Case', got: " + raw.strip())
@@ -189,7 +207,8 @@ def bazel_env():
     """The environment to start Bazel with: the learner's shell's, not this Python's.
 
     A pyenv shim or a venv puts entries in front of PATH for the Python process only.
-    The tools/* scripts save the shell's PATH in ELFS_SHELL_PATH before they start
+    The tools/* scripts save the shell's PATH in ELFS_SHELL_PATH (ELFS: Event Loop From
+    Scratch) before they start
     Python, and Bazel gets that back, so `./tools/progress` and a plain `bazel` in the
     same shell look the same to Bazel. (.bazelrc's --incompatible_strict_action_env keeps
     PATH out of the actions anyway; this also keeps the repository rules and the Bazel
@@ -339,7 +358,6 @@ def lesson_status(lesson, results):
     else:
         status = "in progress"
     return passed, total, status, first
-
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Tests of tools/bench.py: Google Benchmark JSON parsing, ratios to the baseline, the
-goals, and the page it writes (no Bazel, no benchmark runs)."""
+"""Tests of tools/bench.py and tools/bench_page.py: Google Benchmark JSON parsing, ratios
+to the baseline, the goals, and the page it writes (no Bazel, no benchmark runs)."""
 
 import json
 import os
@@ -12,6 +12,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(REPO, "tools"))
 
 import bench  # noqa: E402
+import bench_page  # noqa: E402
 
 
 def bm(name, real, unit="ns", **extra):
@@ -33,7 +34,7 @@ def doc(*benchmarks, **context):
     return json.dumps({"context": ctx, "benchmarks": list(benchmarks)})
 
 
-BINARY = {b.name: b for b in bench.BINARIES}
+BINARY = {b.name: b for b in bench_page.BINARIES}
 
 
 class ParseTest(unittest.TestCase):
@@ -139,7 +140,7 @@ class PageTest(unittest.TestCase):
     def test_table_shows_pinned_and_unpinned_ns_ratios_and_counters(self):
         data = run_data()
         pw = data["binaries"][1]
-        text = bench.table(BINARY["pending_wake"], pw["runs"])
+        text = bench_page.table(BINARY["pending_wake"], pw["runs"])
         self.assertIn("| benchmark | pinned ns | pinned ratio | unpinned ns | unpinned ratio | "
                       "write_syscalls_per_call (pinned) | write_syscalls_per_call (unpinned) |", text)
         self.assertIn("| `pending_wake/waker/epoll/eventfd` | 150 | 1.07x | 300 | 1.07x | 1.00 | 1.00 | 0 | 0 |", text)
@@ -149,7 +150,7 @@ class PageTest(unittest.TestCase):
             "ns": 13685.0, "cv": 0.034, "counters": {"wakes_per_sleep": 54.43, "writes_per_wake": 1.0,
                                                     "syscalls_per_wake": 1.04}, "error": None}}}
                 for m in ("pinned", "unpinned")}
-        text = bench.table(BINARY["many_producers"], runs)
+        text = bench_page.table(BINARY["many_producers"], runs)
         self.assertTrue(text.startswith("| benchmark | pinned ns | unpinned ns | wakes_per_sleep (pinned) |"))
         self.assertIn("| `many_producers/epoll/eventfd/producers:8` | 13,685 ±3% | 13,685 ±3% | 54.43 | 54.43 | "
                       "1.00 | 1.00 | 1.04 | 1.04 |", text)
@@ -159,10 +160,10 @@ class PageTest(unittest.TestCase):
         rt = data["binaries"][0]["runs"]
         rt["unpinned"]["results"]["round_trip/asio_post"]["error"] = "no pong within 5 s"
         self.assertIn("| `round_trip/asio_post` | 2,400 | 1.20x | failed: no pong within 5 s | - |",
-                      bench.table(BINARY["round_trip"], rt))
+                      bench_page.table(BINARY["round_trip"], rt))
 
     def test_page_has_machine_commands_goals_tables_and_plots(self):
-        page = bench.render_page(run_data(load=1.9), {"round_trip": "benchmarks/round_trip.svg"})
+        page = bench_page.render_page(run_data(load=1.9), {"round_trip": "benchmarks/round_trip.svg"})
         self.assertIn("| CPU | Test CPU 3000 |", page)
         self.assertIn("| load average (1, 5, 15 min) before | 1.90, 0.20, 0.30 |", page)
         self.assertIn("**The machine was not idle**", page)
@@ -177,14 +178,14 @@ class PageTest(unittest.TestCase):
         self.assertIn("the median of 5 repetitions", page)
 
     def test_an_idle_machine_is_not_called_busy(self):
-        self.assertNotIn("not idle", bench.render_page(run_data(load=0.1), {}))
+        self.assertNotIn("not idle", bench_page.render_page(run_data(load=0.1), {}))
 
     def test_a_fast_pending_wake_meets_the_goal(self):
         data = run_data()
         for m in ("pinned", "unpinned"):
             r = data["binaries"][1]["runs"][m]["results"]["pending_wake/waker/epoll/eventfd"]
             r["ns"], r["counters"]["write_syscalls_per_call"] = 12.0, 0.0
-        page = bench.render_page(data, {})
+        page = bench_page.render_page(data, {})
         self.assertIn("pinned: 12.0 ns, 0 write syscalls per call: met", page)
 
     def test_write_outputs_puts_json_page_and_plots_where_asked(self):

@@ -31,34 +31,38 @@ def _compile(src, out, *extra):
 
 
 VI = "-Ibazel-out/k8-fastbuild/bin/%s/_virtual_includes/%s"
+SYS_EVENT = VI % ("loop/port", "sys_event")
 # What Bazel 4.2.3's aquery prints, cut down: the learner's library, its test built once per
-# backend, the same test file built against the reference, and a file of another repository.
+# backend, a library source compiled by the library and, as a file a lesson is given, by
+# that lesson, a file of another repository, and a test of the library.
 AQUERY = {
     "targets": [
         {"id": 1, "label": "//lessons/05_registry:registry"},
         {"id": 2, "label": "//lessons/05_registry:registry_kqueue_test"},
         {"id": 3, "label": "//lessons/05_registry:registry_epoll_test"},
-        {"id": 4, "label": "//solutions/05_registry:registry_epoll_test"},
+        {"id": 4, "label": "//lessons/04_poll:selector"},
         {"id": 5, "label": "@googletest//:gtest"},
         {"id": 6, "label": "//tests/contract:final_waker_contract_test"},
+        {"id": 7, "label": "//loop:selector"},
     ],
     "actions": [
         {"targetId": 1, "mnemonic": "CppCompile", "arguments": _compile(
             "lessons/05_registry/registry.cc", "bazel-out/k8-fastbuild/bin/lessons/05_registry/_objs/r/registry.pic.o",
-            VI % ("lessons/05_registry", "registry"))},
+            SYS_EVENT)},
         {"targetId": 2, "mnemonic": "CppCompile", "arguments": _compile(
             "lessons/05_registry/registry_test.cc", "bazel-out/k8-fastbuild/bin/lessons/05_registry/k.o",
-            "-DLOOP_TEST_BACKEND=kKqueue", VI % ("lessons/05_registry", "registry"))},
+            "-DLOOP_TEST_BACKEND=kKqueue", SYS_EVENT)},
         {"targetId": 4, "mnemonic": "CppCompile", "arguments": _compile(
-            "lessons/05_registry/registry_test.cc", "bazel-out/k8-fastbuild/bin/solutions/05_registry/e.o",
-            "-DLOOP_TEST_BACKEND=kEpoll", VI % ("solutions/05_registry", "registry"))},
+            "loop/selector.cc", "bazel-out/k8-fastbuild/bin/lessons/04_poll/_objs/s/selector.pic.o",
+            "-DFROM_THE_LESSON", SYS_EVENT)},
         {"targetId": 3, "mnemonic": "CppCompile", "arguments": _compile(
             "lessons/05_registry/registry_test.cc", "bazel-out/k8-fastbuild/bin/lessons/05_registry/e.o",
-            "-DLOOP_TEST_BACKEND=kEpoll", VI % ("lessons/05_registry", "registry"))},
+            "-DLOOP_TEST_BACKEND=kEpoll", SYS_EVENT)},
         {"targetId": 5, "mnemonic": "CppCompile", "arguments": _compile("external/googletest/src/gtest.cc", "g.o")},
         {"targetId": 6, "mnemonic": "CppCompile", "arguments": _compile(
-            "tests/contract/final_waker_contract_test.cc", "bazel-out/k8-fastbuild/bin/tests/f.o",
-            VI % ("solutions/08_arc", "arc"))},
+            "tests/contract/final_waker_contract_test.cc", "bazel-out/k8-fastbuild/bin/tests/f.o", SYS_EVENT)},
+        {"targetId": 7, "mnemonic": "CppCompile", "arguments": _compile(
+            "loop/selector.cc", "bazel-out/k8-fastbuild/bin/loop/_objs/selector/selector.pic.o", SYS_EVENT)},
         {"targetId": 1, "mnemonic": "CppLink", "arguments": ["/usr/bin/gcc", "-o", "x"]},
     ],
 }
@@ -66,14 +70,16 @@ AQUERY = {
 QUERY_XML = textwrap.dedent("""\
     <?xml version="1.1" encoding="UTF-8" standalone="no"?>
     <query version="2">
-        <rule class="cc_library" location="/ws/BUILD.bazel:7:11" name="//:loop">
-            <list name="deps"><label value="//solutions/08_arc:arc"/></list>
-            <list name="hdrs"><label value="//:loop/loop.h"/></list>
+        <rule class="alias" location="/ws/BUILD.bazel:7:6" name="//:loop">
+            <label name="actual" value="//loop:loop"/>
         </rule>
-        <rule class="cc_library" location="/ws/solutions/08_arc/BUILD.bazel:4:7" name="//solutions/08_arc:arc">
-            <list name="deps"><label value="//tools/support:support"/></list>
+        <rule class="cc_library" location="/ws/loop/BUILD.bazel:150:11" name="//loop:loop">
+            <list name="deps"><label value="//loop:arc"/></list>
+            <list name="hdrs"><label value="//loop:loop.h"/></list>
+        </rule>
+        <rule class="cc_library" location="/ws/loop/BUILD.bazel:90:11" name="//loop:arc">
             <list name="srcs"/>
-            <list name="hdrs"><label value="//solutions/08_arc:arc.h"/></list>
+            <list name="hdrs"><label value="//loop:arc.h"/></list>
         </rule>
         <rule class="cc_library" location="/ws/lessons/05_registry/BUILD.bazel:4:7" name="//lessons/05_registry:registry">
             <list name="srcs">
@@ -98,8 +104,7 @@ def entries(rules=None):
 class ArgumentsTest(unittest.TestCase):
     def test_paths_work_from_the_workspace_root(self):
         args = cc.editor_arguments(AQUERY["actions"][0]["arguments"], EXECROOT, OB)
-        self.assertIn("-I" + EXECROOT + "/bazel-out/k8-fastbuild/bin/lessons/05_registry/_virtual_includes/registry",
-                      args)
+        self.assertIn("-I" + EXECROOT + "/bazel-out/k8-fastbuild/bin/loop/port/_virtual_includes/sys_event", args)
         self.assertEqual(args[args.index("-isystem") + 1], OB + "/external/googletest/include")
         i = [n for n, a in enumerate(args) if a == "-iquote"]
         self.assertEqual([args[n + 1] for n in i],
@@ -130,15 +135,16 @@ class EntriesTest(unittest.TestCase):
         got = cc.entries_from_aquery(AQUERY, WS, EXECROOT, OB)
         self.assertEqual([e["file"] for e in got], ["/ws/lessons/05_registry/registry.cc",
                                                     "/ws/lessons/05_registry/registry_test.cc",
+                                                    "/ws/loop/selector.cc",
                                                     "/ws/tests/contract/final_waker_contract_test.cc"])
         self.assertEqual({e["directory"] for e in got}, {WS})
         json.dumps(got)  # serializable as it is
 
-    def test_the_learners_target_wins_then_the_first_label(self):
+    def test_the_target_in_the_files_package_wins_then_the_first_label(self):
         args = entries()["/ws/lessons/05_registry/registry_test.cc"]["arguments"]
         self.assertIn("-DLOOP_TEST_BACKEND=kEpoll", args)  # registry_epoll_test < registry_kqueue_test
-        self.assertIn("-I" + EXECROOT + "/bazel-out/k8-fastbuild/bin/lessons/05_registry/_virtual_includes/registry",
-                      args)  # not solutions/: the learner's own headers
+        # loop/selector.cc, which lesson 04 is given, gets the library's own command.
+        self.assertNotIn("-DFROM_THE_LESSON", entries()["/ws/loop/selector.cc"]["arguments"])
 
     def test_other_repositories_and_other_actions_are_left_out(self):
         self.assertFalse([f for f in entries() if "external" in f or "gtest" in f])
@@ -149,25 +155,27 @@ class EntriesTest(unittest.TestCase):
         self.assertEqual(reg[reg.index("-c"):reg.index("-c") + 4], ["-c", "-x", "c++-header",
                                                                      "lessons/05_registry/registry.h"])
         self.assertIn("/ws/lessons/05_registry/detail.h", got)  # a header in srcs
-        # Header-only libraries have no compile of their own: the test that uses them lends its command.
-        for header in ("/ws/loop/loop.h", "/ws/solutions/08_arc/arc.h"):
+        # Header-only libraries have no compile of their own: the test that uses them (through
+        # the alias //:loop) lends its command.
+        for header in ("/ws/loop/loop.h", "/ws/loop/arc.h"):
             args = got[header]["arguments"]
             self.assertIn(os.path.relpath(header, WS), args)
-            self.assertIn("-I" + EXECROOT + "/bazel-out/k8-fastbuild/bin/solutions/08_arc/_virtual_includes/arc", args)
-        self.assertNotIn("tests/contract/final_waker_contract_test.cc", got["/ws/loop/loop.h"]["arguments"])
+            self.assertIn("-I" + EXECROOT + "/bazel-out/k8-fastbuild/bin/loop/port/_virtual_includes/sys_event", args)
+            self.assertNotIn("tests/contract/final_waker_contract_test.cc", args)
         # A source keeps its own command.
         self.assertIn("lessons/05_registry/registry.cc", got["/ws/lessons/05_registry/registry.cc"]["arguments"])
 
     def test_rules_from_query_xml(self):
         rules = cc.rules_from_query_xml(QUERY_XML)
-        self.assertEqual(rules["//:loop"], (["loop/loop.h"], ["//solutions/08_arc:arc"]))
+        self.assertEqual(rules["//:loop"], ([], ["//loop:loop"]))  # an alias depends on its actual target
+        self.assertEqual(rules["//loop:loop"], (["loop/loop.h"], ["//loop:arc"]))
         self.assertEqual(sorted(rules["//lessons/05_registry:registry"][0]),
                          ["lessons/05_registry/detail.h", "lessons/05_registry/registry.h"])
 
     def test_missing_virtual_includes_are_named(self):
         got = cc.entries_from_aquery(AQUERY, WS, EXECROOT, OB)
-        self.assertIn(EXECROOT + "/bazel-out/k8-fastbuild/bin/lessons/05_registry/_virtual_includes/registry",
-                      cc.missing_include_dirs(got))
+        self.assertEqual([EXECROOT + "/bazel-out/k8-fastbuild/bin/loop/port/_virtual_includes/sys_event"],
+                         cc.missing_include_dirs(got))
 
 
 FAKE_BAZEL = """#!/bin/sh
@@ -175,9 +183,7 @@ echo "$@" >> "$FAKE_BAZEL_LOG"
 case "$1" in
   info) echo "execution_root: %(execroot)s"; echo "output_base: %(ob)s" ;;
   build) [ -n "$FAKE_BAZEL_FAIL_BUILD" ] && { echo "ERROR: no such package 'lessons/99'" >&2; exit 1; }
-         mkdir -p "%(execroot)s/bazel-out/k8-fastbuild/bin/lessons/05_registry/_virtual_includes/registry" \
-                  "%(execroot)s/bazel-out/k8-fastbuild/bin/solutions/05_registry/_virtual_includes/registry" \
-                  "%(execroot)s/bazel-out/k8-fastbuild/bin/solutions/08_arc/_virtual_includes/arc" ;;
+         mkdir -p "%(execroot)s/bazel-out/k8-fastbuild/bin/loop/port/_virtual_includes/sys_event" ;;
   query) cat "%(xml)s" ;;
   aquery) cat "%(json)s" ;;
 esac
@@ -190,7 +196,7 @@ class GenerateTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="elfs-cc-test-")
         self.root = os.path.join(self.tmp, "ws")
-        for d in ("lessons", "solutions", "tools"):
+        for d in ("lessons", "loop", "solutions", "tools"):
             os.makedirs(os.path.join(self.root, d))
         self.execroot = os.path.join(self.tmp, "ob", "execroot", "ws")
         bindir = os.path.join(self.tmp, "bin")
@@ -227,10 +233,11 @@ class GenerateTest(unittest.TestCase):
             calls = f.read().splitlines()
         self.assertEqual([c.split()[0] for c in calls], ["info", "build", "query", "aquery"])
         # Only the patterns whose directories exist; headers only, nothing compiled.
-        self.assertIn("--output_groups=compilation_prerequisites_INTERNAL_ -- //lessons/... //solutions/... "
-                      "//tools/... //:loop", calls[1])
+        self.assertIn("--output_groups=compilation_prerequisites_INTERNAL_ -- //lessons/... //loop/... //:loop",
+                      calls[1])
         self.assertNotIn("tests", calls[1])
-        self.assertIn('mnemonic("CppCompile", //lessons/... + //solutions/... + //tools/... + //:loop)', calls[3])
+        self.assertIn('kind("(cc_.*|alias) rule", //lessons/... + //loop/... + //:loop)', calls[2])
+        self.assertIn('mnemonic("CppCompile", //lessons/... + //loop/... + //:loop)', calls[3])
 
     def test_output_option(self):
         path = os.path.join(self.tmp, "elsewhere.json")
@@ -240,11 +247,11 @@ class GenerateTest(unittest.TestCase):
             self.assertFalse(os.path.exists(os.path.join(self.root, written_at_the_root_only)))
 
     def test_clangd_gets_an_overlay_that_names_the_workspace_files(self):
-        vi = os.path.join(self.execroot, "bazel-out/k8-fastbuild/bin/lessons/05_registry/_virtual_includes/registry")
-        os.makedirs(os.path.join(vi, "loop"))
-        real = os.path.join(self.root, "lessons", "registry.h")
+        vi = os.path.join(self.execroot, "bazel-out/k8-fastbuild/bin/loop/port/_virtual_includes/sys_event")
+        os.makedirs(os.path.join(vi, "sys"))
+        real = os.path.join(self.root, "loop", "event.h")
         open(real, "w").close()
-        os.symlink(real, os.path.join(vi, "loop", "registry.h"))
+        os.symlink(real, os.path.join(vi, "sys", "event.h"))
         self.assertEqual(cc.main([], root=self.root, out=io.StringIO()), 0)
         with open(os.path.join(self.root, ".clangd")) as f:
             clangd = f.read()
@@ -253,8 +260,8 @@ class GenerateTest(unittest.TestCase):
         self.assertIn('Add: [-ivfsoverlay, "%s"]' % overlay, clangd)
         with open(overlay) as f:
             roots = json.load(f)["roots"]
-        self.assertEqual(roots, [{"type": "directory", "name": os.path.join(vi, "loop"), "contents": [
-            {"type": "file", "name": "registry.h", "external-contents": os.path.realpath(real)}]}])
+        self.assertEqual(roots, [{"type": "directory", "name": os.path.join(vi, "sys"), "contents": [
+            {"type": "file", "name": "event.h", "external-contents": os.path.realpath(real)}]}])
 
     def test_a_clangd_of_your_own_is_left_alone(self):
         mine = os.path.join(self.root, ".clangd")
@@ -289,10 +296,11 @@ class CheckEditorTest(unittest.TestCase):
     """The ./tools/check step: generate, then clangd --check on a few files."""
 
     def setUp(self):
-        import workshop_check
-        self.wc = workshop_check
+        import check_bazel
+        import check_suite
+        self.cb, self.Tally = check_bazel, check_suite.Tally
         self.tmp = tempfile.mkdtemp(prefix="elfs-cc-check-")
-        for f in workshop_check.CLANGD_FILES:
+        for f in check_bazel.CLANGD_FILES:
             os.makedirs(os.path.dirname(os.path.join(self.tmp, f)), exist_ok=True)
             open(os.path.join(self.tmp, f), "w").close()
         bindir = os.path.join(self.tmp, "bin")
@@ -316,21 +324,31 @@ class CheckEditorTest(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def test_each_file_is_tallied_with_clangds_first_error(self):
-        tally = self.wc.Tally(io.StringIO())
-        self.wc.check_editor(tally, self.tmp, os.path.join(self.tmp, "log"))
-        self.assertEqual((tally.passed, tally.failed), (1 + len(self.wc.CLANGD_FILES) - 1, 1))
+        tally = self.Tally(io.StringIO())
+        self.cb.check_editor(tally, self.tmp, os.path.join(self.tmp, "log"))
+        self.assertEqual((tally.passed, tally.failed), (1 + len(self.cb.CLANGD_FILES) - 1, 1))
         self.assertIn("clangd --check=tests/contract/final_waker_contract_test.cc with the generated "
                       "compile_commands.json: 1 errors (exit 3): [pp_file_not_found] Line 3: 'loop/loop.h' "
                       "file not found", tally.problems[0])
         # Into a scratch directory: the maintainer's own compile_commands.json is not touched.
         self.assertFalse(self.outputs[0].startswith(self.tmp))
 
+    def test_a_file_that_does_not_exist_is_a_failure(self):
+        os.remove(os.path.join(self.tmp, self.cb.CLANGD_FILES[0]))
+        tally = self.Tally(io.StringIO())
+        self.cb.check_editor(tally, self.tmp, os.path.join(self.tmp, "log"))
+        self.assertIn("clangd --check=%s: the file does not exist" % self.cb.CLANGD_FILES[0], tally.problems[0])
+
+    def test_the_files_clangd_checks_exist(self):
+        missing = [f for f in self.cb.CLANGD_FILES if not os.path.isfile(os.path.join(REPO, f))]
+        self.assertEqual(missing, [], "update CLANGD_FILES in tools/check_bazel.py")
+
     def test_a_failing_generate_is_one_failure_naming_it(self):
         def broken(root, output=None, patterns=None):
             raise UsageError("reading the compile commands (bazel aquery) failed (exit 1)")
         cc.generate = broken
-        tally = self.wc.Tally(io.StringIO())
-        self.wc.check_editor(tally, self.tmp, os.path.join(self.tmp, "log"))
+        tally = self.Tally(io.StringIO())
+        self.cb.check_editor(tally, self.tmp, os.path.join(self.tmp, "log"))
         self.assertEqual(tally.problems, ["tools/compile_commands: reading the compile commands (bazel aquery) "
                                           "failed (exit 1)"])
 

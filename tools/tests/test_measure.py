@@ -84,9 +84,9 @@ class BenchHeadlineTest(unittest.TestCase):
 class MeasuringTest(unittest.TestCase):
     def test_test_seconds_reads_bazels_summary(self):
         out = ("//lessons/09_early_drop:early_drop_test                                  FAILED in 22.6s\n"
-               "//solutions/09_early_drop:early_drop_test          PASSED in 0.4s\n")
+               "//lessons/10_fast_waker:fast_waker_test          (cached) PASSED in 0.4s\n")
         self.assertEqual(measure.test_seconds(out, "//lessons/09_early_drop:early_drop_test"), 22.6)
-        self.assertEqual(measure.test_seconds(out, "//solutions/09_early_drop:early_drop_test"), 0.4)
+        self.assertEqual(measure.test_seconds(out, "//lessons/10_fast_waker:fast_waker_test"), 0.4)
         self.assertIsNone(measure.test_seconds(out, "//x:y"))
 
     def test_the_page_states_the_conditions_and_every_figure(self):

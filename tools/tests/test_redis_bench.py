@@ -53,6 +53,11 @@ class RedisBenchTest(unittest.TestCase):
         self.assertEqual(len(table.splitlines()), 2 + 2 * len(redis_bench.TESTS))
         self.assertIn("| GET | 16 | pinned | 95 | 100 | 0.95x |", table)
 
+    def test_the_server_is_the_librarys_binary(self):
+        package, name = redis_bench.SERVER_TARGET[2:].split(":")
+        self.assertEqual(redis_bench.SERVER_BIN, os.path.join(package, name))
+        self.assertTrue(os.path.isfile(os.path.join(REPO, package, "BUILD.bazel")), redis_bench.SERVER_TARGET)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,5 +1,7 @@
-"""Tests of tools/workshop.py, workshop_common.py and workshop_check.py: the manifest, the curriculum check, progress, hint, reset,
-diff, and the command-line scripts. Run: python3 -m unittest discover -s tools/tests
+"""Tests of the learner's tools, tools/workshop.py and workshop_common.py: the manifest,
+test results, progress, hint, reset, diff, and the command-line scripts. The maintainer
+suite's tests are test_check_lint.py and test_check.py.
+Run: python3 -m unittest discover -s tools/tests -p 'test_*.py'
 """
 
 import io
@@ -17,18 +19,17 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tools"))
 
 import workshop  # noqa: E402
-import workshop_check  # noqa: E402
 import workshop_common  # noqa: E402
 from workshop_common import UsageError  # noqa: E402
 
 MANIFEST = textwrap.dedent("""\
     # comment
     lesson 00 00_workflow Workflow: edit, test, green
-      edit workflow.cc
+      edit workflow.cc solutions/00_workflow/workflow.cc
       fail workflow_test WorkflowTest.SaysHello
 
     lesson 01 01_fd Owning a file descriptor
-      edit fd.cc
+      edit fd.cc loop/fd.cc
       fail fd_test FdTest.ClosesOnDestruction   # trailing comment
       fail fd_test FdTest.MoveLeavesSourceEmpty
     """)
@@ -76,11 +77,8 @@ def result(label, status="FAILED", cases=None, crashed=None):
 
 
 def make_repo(tmp, hints=HINTS):
-    """A tiny workshop checkout: manifest, two lessons, their solutions."""
-    os.makedirs(os.path.join(tmp, "lessons", "00_workflow"))
-    os.makedirs(os.path.join(tmp, "lessons", "01_fd"))
-    os.makedirs(os.path.join(tmp, "solutions", "00_workflow"))
-    os.makedirs(os.path.join(tmp, "solutions", "01_fd"))
+    """A tiny workshop checkout: manifest, two lessons, the references their edits become
+    (one in the library, one a stage file under solutions/)."""
     files = {
         "lessons/manifest.txt": MANIFEST,
         "lessons/00_workflow/README.md": "# 00\n",
@@ -91,12 +89,11 @@ def make_repo(tmp, hints=HINTS):
         "lessons/01_fd/HINTS.md": hints,
         "lessons/01_fd/BUILD.bazel": "",
         "lessons/01_fd/fd.cc": "// TODO(lesson 01): close\n",
-        "solutions/00_workflow/BUILD.bazel": "",
         "solutions/00_workflow/workflow.cc": "int x = 1;\n",
-        "solutions/01_fd/BUILD.bazel": "",
-        "solutions/01_fd/fd.cc": "close(fd_);\n",
+        "loop/fd.cc": "close(fd_);\n",
     }
     for path, text in files.items():
+        os.makedirs(os.path.dirname(os.path.join(tmp, path)), exist_ok=True)
         with open(os.path.join(tmp, path), "w") as f:
             f.write(text)
     return tmp
@@ -109,6 +106,8 @@ class ManifestTest(unittest.TestCase):
         self.assertEqual(lessons[1].dir, "01_fd")
         self.assertEqual(lessons[1].title, "Owning a file descriptor")
         self.assertEqual(lessons[1].edits, ["fd.cc"])
+        self.assertEqual(lessons[1].reference("fd.cc"), "loop/fd.cc")
+        self.assertEqual(lessons[0].reference("workflow.cc"), "solutions/00_workflow/workflow.cc")
         self.assertEqual(lessons[1].expected_failures(),
                          {("fd_test", "FdTest.ClosesOnDestruction"), ("fd_test", "FdTest.MoveLeavesSourceEmpty")})
 
@@ -116,6 +115,9 @@ class ManifestTest(unittest.TestCase):
         lessons = workshop_common.load_manifest(REPO)
         self.assertGreaterEqual(len(lessons), 3)
         self.assertEqual(lessons[0].number, "00")
+        for l in lessons:
+            for e in l.edits:
+                self.assertTrue(l.reference(e).startswith(("loop/", "solutions/")), (l.number, e))
 
     def assertManifestError(self, text, fragment):
         with self.assertRaises(UsageError) as ctx:
@@ -130,6 +132,14 @@ class ManifestTest(unittest.TestCase):
         self.assertManifestError("lesson 01 01_fd Fd\nlesson 01 01_x X\n", "lesson 01 is listed twice")
         self.assertManifestError("lesson 01 02_fd Fd\n", "must start with '01_'")
         self.assertManifestError("lesson 01 01_fd Fd\n  fail t S.C\n  fail t S.C\n", "listed twice")
+
+    def test_an_edit_names_its_reference(self):
+        self.assertManifestError("lesson 01 01_fd Fd\n  edit fd.cc\n", "manifest.txt:2: expected 'edit FILE REF'")
+        self.assertManifestError("lesson 01 01_fd Fd\n  edit fd.cc a b\n", "expected 'edit FILE REF'")
+        self.assertManifestError("lesson 01 01_fd Fd\n  edit fd.cc ../fd.cc\n", "REF must be a relative path")
+        self.assertManifestError("lesson 01 01_fd Fd\n  edit /fd.cc loop/fd.cc\n", "FILE must be a relative path")
+        self.assertManifestError("lesson 01 01_fd Fd\n  edit fd.cc loop/fd.cc\n  edit fd.cc loop/x.cc\n",
+                                 "manifest.txt:3: 'edit fd.cc' is listed twice")
 
 
 class FindLessonTest(unittest.TestCase):
@@ -188,51 +198,6 @@ class BuildEventsTest(unittest.TestCase):
         self.assertEqual(results["//lessons/01_fd:fd_test"].status, "FAILED")
         self.assertEqual(results["//lessons/01_fd:fd_test"].cases, {"FdTest.A": (False, "boom")})
         self.assertEqual(results["//lessons/02_raw_epoll:epoll_test"].status, "FAILED_TO_BUILD")
-
-
-class CurriculumCheckTest(unittest.TestCase):
-    def setUp(self):
-        self.lesson = workshop_common.parse_manifest(MANIFEST)[1]
-        self.label = "//lessons/01_fd:fd_test"
-
-    def compare(self, cases=None, status="FAILED", crashed=None, label=None):
-        return workshop_check.compare_starter(self.lesson, {
-            (label or self.label): result(label or self.label, status, cases, crashed)})
-
-    def test_exactly_the_listed_failures_is_clean(self):
-        self.assertEqual(self.compare({
-            "FdTest.ClosesOnDestruction": (False, "x"), "FdTest.MoveLeavesSourceEmpty": (False, "y"),
-            "FdTest.DefaultIsEmpty": (True, "")}), [])
-
-    def test_an_unexpected_pass_names_lesson_and_test(self):
-        problems = self.compare({"FdTest.ClosesOnDestruction": (True, ""), "FdTest.MoveLeavesSourceEmpty": (False, "")})
-        self.assertEqual(problems, ["lesson 01: fd_test FdTest.ClosesOnDestruction passes in the starter, "
-                                    "but the manifest says the starter must fail it"])
-
-    def test_an_unlisted_failure_names_lesson_and_test(self):
-        problems = self.compare({"FdTest.ClosesOnDestruction": (False, ""), "FdTest.MoveLeavesSourceEmpty": (False, ""),
-                                 "FdTest.Extra": (False, "")})
-        self.assertEqual(problems, ["lesson 01: fd_test FdTest.Extra fails in the starter but is not listed "
-                                    "in lessons/manifest.txt"])
-
-    def test_a_starter_that_does_not_build_is_an_error(self):
-        problems = self.compare(status="FAILED_TO_BUILD")
-        self.assertTrue(any("does not build" in p for p in problems), problems)
-
-    def test_a_crashing_starter_is_an_error(self):
-        problems = self.compare(crashed="exited with error code 134")
-        self.assertTrue(any("crashed before reporting" in p for p in problems), problems)
-
-    def test_listed_cases_that_do_not_exist_are_errors(self):
-        problems = self.compare({"FdTest.ClosesOnDestruction": (False, "")})
-        self.assertEqual(problems, ["lesson 01: manifest lists fd_test FdTest.MoveLeavesSourceEmpty, but that test "
-                                    "case does not exist"])
-        problems = self.compare({"FdTest.X": (True, "")}, label="//lessons/01_fd:other_test")
-        self.assertIn("lesson 01: manifest lists fd_test FdTest.ClosesOnDestruction, but there is no test target "
-                      "//lessons/01_fd:fd_test", problems)
-
-    def test_no_results_at_all_is_an_error(self):
-        self.assertEqual(len(workshop_check.compare_starter(self.lesson, {})), 1)
 
 
 class ProgressTest(unittest.TestCase):
@@ -327,64 +292,6 @@ class HintTest(unittest.TestCase):
             self.hint("99")
 
 
-class LayoutLintTest(unittest.TestCase):
-    def setUp(self):
-        self.tmp = make_repo(tempfile.mkdtemp())
-
-    def tearDown(self):
-        shutil.rmtree(self.tmp)
-
-    def test_clean_fixture_has_no_problems(self):
-        self.assertEqual(workshop_check.lint_layout(workshop_common.load_manifest(self.tmp), self.tmp), [])
-
-    def test_missing_files_todo_in_solutions_and_thin_hints(self):
-        os.remove(os.path.join(self.tmp, "lessons", "01_fd", "README.md"))
-        os.remove(os.path.join(self.tmp, "lessons", "01_fd", "fd.cc"))
-        with open(os.path.join(self.tmp, "solutions", "01_fd", "fd.cc"), "w") as f:
-            f.write("// TODO(lesson 01): forgot\n")
-        with open(os.path.join(self.tmp, "lessons", "00_workflow", "HINTS.md"), "w") as f:
-            f.write("## Hint 1: only one\nx\n")
-        problems = workshop_check.lint_layout(workshop_common.load_manifest(self.tmp), self.tmp)
-        self.assertIn("lesson 01: lessons/01_fd/README.md is missing", problems)
-        self.assertIn("lesson 01: 'edit fd.cc' but lessons/01_fd/fd.cc does not exist", problems)
-        self.assertIn("solutions/01_fd/fd.cc still carries a TODO(lesson ...) marker", problems)
-        self.assertIn("lesson 00: HINTS.md needs at least three '## Hint N' tiers", problems)
-
-    def test_a_header_the_learner_does_not_edit_must_match_the_solution(self):
-        for pkg, text in (("lessons", "int Fd();\n"), ("solutions", "int Fd();\n")):
-            with open(os.path.join(self.tmp, pkg, "01_fd", "fd.h"), "w") as f:
-                f.write(text)
-        # fd.cc differs between the two packages too, but the learner edits it: not reported.
-        self.assertEqual(workshop_check.lint_layout(workshop_common.load_manifest(self.tmp), self.tmp), [])
-        with open(os.path.join(self.tmp, "solutions", "01_fd", "fd.h"), "w") as f:
-            f.write("int Fd(int);\n")
-        problems = workshop_check.lint_layout(workshop_common.load_manifest(self.tmp), self.tmp)
-        self.assertEqual(len(problems), 1)
-        self.assertIn("lessons/01_fd/fd.h and solutions/01_fd/fd.h differ", problems[0])
-
-    def test_quoted_failures_must_point_at_the_assertion_they_show(self):
-        def write(path, text):
-            with open(os.path.join(self.tmp, path), "w") as f:
-                f.write(text)
-
-        write("lessons/01_fd/fd_test.cc", "TEST(FdTest, Closes) {\n  Fd fd(r);\n  EXPECT_FALSE(IsOpen(r))\n"
-                                          "      << \"still open\";\n}\n")
-        quote = "```\n%s: Failure\nValue of: %s\n  Actual: true\n```\n"
-        write("lessons/01_fd/README.md", quote % ("lessons/01_fd/fd_test.cc:3", "IsOpen(r)"))
-        self.assertEqual(workshop_check.lint_failure_quotes(self.tmp), [])
-        # Lines shifted: the quote now points at a line without an assertion.
-        write("lessons/01_fd/README.md", quote % ("lessons/01_fd/fd_test.cc:2", "IsOpen(r)"))
-        problems = workshop_check.lint_failure_quotes(self.tmp)
-        self.assertEqual(len(problems), 1)
-        self.assertIn("lessons/01_fd/README.md:2 quotes lessons/01_fd/fd_test.cc:2, but that line holds "
-                      "no assertion", problems[0])
-        # The line holds an assertion, but not the one the quote shows.
-        write("lessons/01_fd/README.md", quote % ("fd_test.cc:3", "IsOpen(w)"))
-        problems = workshop_check.lint_failure_quotes(self.tmp)
-        self.assertEqual(len(problems), 1)
-        self.assertIn("'IsOpen(w)' is not in the statement there", problems[0])
-
-
 @unittest.skipUnless(shutil.which("git"), "reset needs git")
 class ResetAndDiffTest(unittest.TestCase):
     def setUp(self):
@@ -434,15 +341,24 @@ class ResetAndDiffTest(unittest.TestCase):
         self.assertIn("Your new files are kept: lessons/01_fd/notes.txt", text)
         self.assertTrue(os.path.exists(os.path.join(self.tmp, "lessons", "01_fd", "notes.txt")))
 
-    def test_diff_shows_the_learner_against_the_solution(self):
+    def test_diff_shows_the_learner_against_the_reference(self):
         self.edit()
         out = io.StringIO()
         workshop.cmd_diff(workshop.argparse.Namespace(lesson="01"), root=self.tmp, out=out)
         text = out.getvalue()
-        self.assertIn("--- solutions/01_fd/fd.cc", text)
+        self.assertIn("Your code (lessons/01_fd) against the reference (loop/fd.cc)", text)
+        self.assertIn("--- loop/fd.cc", text)
         self.assertIn("+++ lessons/01_fd/fd.cc", text)
         self.assertIn("-close(fd_);", text)
         self.assertIn("+my work", text)
+
+    def test_diff_of_a_stage_file_and_of_no_change(self):
+        with open(os.path.join(self.tmp, "lessons", "00_workflow", "workflow.cc"), "w") as f:
+            f.write("int x = 1;\n")
+        out = io.StringIO()
+        workshop.cmd_diff(workshop.argparse.Namespace(lesson="00"), root=self.tmp, out=out)
+        self.assertIn("against the reference (solutions/00_workflow/workflow.cc)", out.getvalue())
+        self.assertIn("No differences.", out.getvalue())
 
 
 class ScriptsTest(unittest.TestCase):
@@ -471,8 +387,25 @@ class ScriptsTest(unittest.TestCase):
     def test_help_lists_every_command(self):
         proc = subprocess.run([sys.executable, os.path.join(REPO, "tools", "workshop.py"), "--help"],
                               capture_output=True, text=True, timeout=60)
-        for command in ("progress", "hint", "reset", "diff", "watch", "start", "check"):
+        for command in ("progress", "hint", "reset", "diff", "watch", "start"):
             self.assertIn(command, proc.stdout)
+
+    def test_the_learners_cli_loads_no_maintainer_module(self):
+        code = ("import sys; sys.path.insert(0, %r); import workshop; "
+                "print(' '.join(sorted(m for m in sys.modules if m.startswith(('check', 'bench', 'measure', "
+                "'compile_commands', 'redis_bench')))))" % os.path.join(REPO, "tools"))
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stdout.strip(), "")
+
+    def test_check_lists_its_steps(self):
+        proc = subprocess.run([sys.executable, os.path.join(REPO, "tools", "check_suite.py"), "--help"],
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        for step in ("manifest", "layering", "curriculum", "solved", "solved_tsan", "format"):
+            self.assertIn(step, proc.stdout)
+        with open(os.path.join(REPO, "tools", "check")) as f:
+            self.assertIn('exec python3 "$root/tools/check_suite.py" "$@"', f.read())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,298 @@
+"""The page of ./tools/bench (docs/benchmarks.md): what each benchmark binary is, and the
+Markdown made from one run's data. Pure: data in, Markdown out (tools/tests/test_bench.py
+tests it). The running, the parsing, the plots and the files are in bench.py; the
+redis-benchmark part of the page is redis_bench.py's. Python 3 standard library only.
+"""
+
+import re
+
+import redis_bench
+
+
+class Binary:
+    """One benchmark binary: the question it answers, how its baseline is found, and the
+    counters the table shows."""
+
+    def __init__(self, name, question, baseline, counters=(), log_scale=True):
+        self.name = name
+        self.question = question
+        self.baseline = baseline  # function: result name -> baseline name; None: no ratios
+        self.counters = tuple(counters)
+        self.log_scale = log_scale
+
+
+def _fixed(name):
+    return lambda _: name
+
+
+def _asio_same_producers(name):
+    return re.sub(r"^post_throughput/[^/]+/", "post_throughput/asio_post/", name)
+
+
+def _one_idle(name):
+    return re.sub(r"/idle:\d+$", "/idle:1", name)
+
+
+BINARIES = [
+    Binary("round_trip", "Round trip: thread A wakes B, B wakes A (ns per round trip)",
+           _fixed("round_trip/raw_eventfd_epoll")),
+    Binary("pending_wake", "Pending wake: a wake when one is already pending (ns per call)",
+           _fixed("pending_wake/raw_eventfd_write"),
+           counters=("write_syscalls_per_call", "read_syscalls_per_call")),
+    Binary("many_producers", "Many producers: 1, 2, 8 threads waking one loop (ns per loop sleep)",
+           None, counters=("wakes_per_sleep", "writes_per_wake", "syscalls_per_wake")),
+    Binary("wait_scaling", "Poll::Wait with 1, 1k, 10k idle registrations and one active (ns per Wait)",
+           _one_idle, log_scale=False),
+    Binary("post_throughput", "Post throughput: 1 or 4 threads post 20,000 functions to one loop "
+           "(us per 20,000; ratio to Boost.Asio post with the same producers)",
+           _asio_same_producers, counters=("writes_per_post",), log_scale=False),
+]
+
+# Goals from the project's issue 10, checked against the measured figures.
+ROUND_TRIP_GOAL = 1.05
+PENDING_NS_GOAL = 20.0
+
+
+# ---------------------------------------------------------------------------------------
+# The page.
+
+
+def fmt_ns(ns):
+    if ns is None:
+        return "-"
+    if ns >= 100:
+        return "{:,.0f}".format(ns)
+    return "%.1f" % ns
+
+
+def fmt_ns_cv(result):
+    """"2,827" or, with repetitions, "2,827 ±3%" (the coefficient of variation)."""
+    text = fmt_ns(result["ns"])
+    if result.get("cv") is not None:
+        text += " ±%.0f%%" % (100 * result["cv"])
+    return text
+
+
+def fmt_ratio(ratio):
+    return "-" if ratio is None else "%.2fx" % ratio
+
+
+def fmt_counter(value):
+    if value is None:
+        return "-"
+    if value == 0:
+        return "0"
+    if abs(value) >= 100:
+        return "%.0f" % value
+    if abs(value) >= 0.01:
+        return "%.2f" % value
+    return "%.1e" % value
+
+
+def names_in_order(modes):
+    names = []
+    for mode in modes:
+        for name in mode["results"]:
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def table(binary, runs):
+    """The Markdown table of one binary: pinned and unpinned ns and ratio, and counters."""
+    pinned = runs.get("pinned", {}).get("results", {})
+    unpinned = runs.get("unpinned", {}).get("results", {})
+    ratios = binary.baseline is not None
+    head = ["benchmark", "pinned ns", "pinned ratio", "unpinned ns", "unpinned ratio"] if ratios else \
+        ["benchmark", "pinned ns", "unpinned ns"]
+    for c in binary.counters:
+        head += ["%s (pinned)" % c, "%s (unpinned)" % c]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["--:"] * (len(head) - 1)) + "|"]
+    for name in names_in_order([runs[m] for m in ("pinned", "unpinned") if m in runs]):
+        row = ["`%s`" % name]
+        for res in (pinned, unpinned):
+            r = res.get(name)
+            if r is None or r.get("error"):
+                row += ["failed: %s" % r["error"] if r else "-"] + (["-"] if ratios else [])
+            else:
+                row += [fmt_ns_cv(r)] + ([fmt_ratio(r.get("ratio"))] if ratios else [])
+        for c in binary.counters:
+            for res in (pinned, unpinned):
+                r = res.get(name)
+                row.append(fmt_counter(r["counters"].get(c)) if r and not r.get("error") else "-")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def goal_lines(all_runs):
+    """The issue's goals, each with the figures that decide it (pinned / unpinned)."""
+    out = []
+
+    def get(binary, mode, name):
+        return all_runs.get(binary, {}).get(mode, {}).get("results", {}).get(name)
+
+    def both(binary, name, key="ns"):
+        vals = []
+        for mode in ("pinned", "unpinned"):
+            r = get(binary, mode, name)
+            vals.append(None if r is None or r.get("error") else r.get(key))
+        return vals
+
+    rt = all_runs.get("round_trip", {})
+    wakers = [n for n in names_in_order([rt[m] for m in ("pinned", "unpinned") if m in rt])
+              if n.startswith("round_trip/waker/")]
+    for name in wakers:
+        ratios = both("round_trip", name, "ratio")
+        ns = both("round_trip", name)
+        asio = both("round_trip", "round_trip/asio_post")
+        uv = both("round_trip", "round_trip/libuv_async_send")
+        parts = []
+        for i, mode in enumerate(("pinned", "unpinned")):
+            if ratios[i] is None:
+                parts.append("%s: no figure" % mode)
+                continue
+            ok_raw = ratios[i] <= ROUND_TRIP_GOAL
+            ok_asio = asio[i] is not None and ns[i] <= asio[i]
+            ok_uv = uv[i] is not None and ns[i] <= uv[i]
+            parts.append("%s: %s raw (%s), %s Asio, %s libuv" % (
+                mode, "<= %.2fx" % ROUND_TRIP_GOAL if ok_raw else "**> %.2fx**" % ROUND_TRIP_GOAL,
+                fmt_ratio(ratios[i]), "<=" if ok_asio else "**>**", "<=" if ok_uv else "**>**"))
+        out.append("- round trip `%s`: %s" % (name, "; ".join(parts)))
+    pw = all_runs.get("pending_wake", {})
+    for name in [n for n in names_in_order([pw[m] for m in ("pinned", "unpinned") if m in pw])
+                 if n.startswith("pending_wake/waker/")]:
+        parts = []
+        for mode in ("pinned", "unpinned"):
+            r = get("pending_wake", mode, name)
+            if r is None or r.get("error"):
+                parts.append("%s: no figure" % mode)
+                continue
+            w = r["counters"].get("write_syscalls_per_call")
+            met = r["ns"] < PENDING_NS_GOAL and w == 0
+            parts.append("%s: %s ns, %s write syscalls per call: %s" % (
+                mode, fmt_ns(r["ns"]), fmt_counter(w), "met" if met else "**not met**"))
+        out.append("- pending wake `%s` (< %.0f ns and 0 syscalls): %s" % (name, PENDING_NS_GOAL, "; ".join(parts)))
+    pt = all_runs.get("post_throughput", {})
+    for name in [n for n in names_in_order([pt[m] for m in ("pinned", "unpinned") if m in pt])
+                 if n.startswith("post_throughput/event_loop/")]:
+        parts = []
+        for mode in ("pinned", "unpinned"):
+            r = get("post_throughput", mode, name)
+            if r is None or r.get("error") or r.get("ratio") is None:
+                parts.append("%s: no figure" % mode)
+                continue
+            parts.append("%s: %s of Asio's time, %s" % (
+                mode, fmt_ratio(r["ratio"]), "met" if r["ratio"] <= 1.0 else "**not met**"))
+        out.append("- `Post` throughput no lower than Asio's `post`, `%s`: %s" % (name, "; ".join(parts)))
+    ws = all_runs.get("wait_scaling", {})
+    worst = {}
+    for mode in ("pinned", "unpinned"):
+        for name, r in ws.get(mode, {}).get("results", {}).items():
+            if r.get("ratio") is not None:
+                backend = name.split("/")[1]
+                key = (backend, mode)
+                if key not in worst or r["ratio"] > worst[key][1]:
+                    worst[key] = (name, r["ratio"])
+    for (backend, mode), (name, ratio) in sorted(worst.items()):
+        out.append("- Poll::Wait flat in idle registrations, %s %s: the largest ratio to 1 idle is %s (`%s`)" % (
+            backend, mode, fmt_ratio(ratio), name))
+    return out
+
+
+def render_page(data, plots):
+    """docs/benchmarks.md from the data of one ./tools/bench run."""
+    m = data["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- Generated by ./tools/bench from docs/benchmarks/results.json; do not edit by hand. -->",
+        "",
+        "The questions of issues 10 and 11, answered for the finished library (`//:loop`: lesson 10's",
+        "Waker, with shared ownership and a pending flag, and lesson 11's EventLoop). What each",
+        "benchmark does: [tests/benchmarks/README.md](../tests/benchmarks/README.md).",
+        "Every figure below comes from one run of `./tools/bench`, on %s:" % data["date"],
+        "",
+        "| | |",
+        "|---|---|",
+        "| CPU | %s |" % m["cpu"],
+        "| cores | %s |" % m["cores"],
+        "| kernel | %s |" % m["kernel"],
+        "| OS | %s |" % m["os"],
+        "| load average (1, 5, 15 min) before | %s |" % ", ".join("%.2f" % x for x in m["load_before"]),
+        "| load average (1, 5, 15 min) after | %s |" % ", ".join("%.2f" % x for x in m["load_after"]),
+        "| Google Benchmark library build | %s |" % m.get("library_build_type", "?"),
+        "",
+    ]
+    if m["load_before"][0] > 0.5 or m["load_after"][0] > 0.5:
+        lines += ["**The machine was not idle** (load average above): other processes competed for the",
+                  "%s cores, so absolute times are noisy; ratios are taken within one run of one binary." % m["cores"],
+                  ""]
+    lines += [
+        "Commands (pinned: every thread of the benchmark on CPU %s; unpinned: wherever the" % data["pin_cpu"],
+        "scheduler puts them):",
+        "",
+        "```sh",
+        " ".join(data["build_command"]),
+    ]
+    for b in data["binaries"]:
+        for mode in ("pinned", "unpinned"):
+            if mode in b["runs"]:
+                lines.append(" ".join(b["runs"][mode]["command"]))
+    lines += ["```", ""]
+    loads = []
+    for b in data["binaries"]:
+        for mode in ("pinned", "unpinned"):
+            la = b["runs"].get(mode, {}).get("load_avg")
+            if la:
+                loads.append("%s %s: %s" % (b["name"], mode, ", ".join("%.2f" % x for x in la)))
+    if loads:
+        lines += ["Load average (1, 5, 15 min) as each run started, from Google Benchmark's context: " +
+                  "; ".join(loads) + ".", ""]
+    runs = ("the median of %d repetitions" % data["repetitions"] if data["repetitions"] > 1
+            else "one run (--quick: not a measurement)")
+    lines += ["Times are real (wall-clock) ns per iteration, %s (± its coefficient of" % runs,
+              "variation across the repetitions); a ratio is the time divided by the baseline's,",
+              "measured in the same run of the same binary.", ""]
+    redis = data.get("redis")
+    lines += ["## Goals", ""] + goal_lines({b["name"]: b["runs"] for b in data["binaries"]}) + \
+        (redis_bench.goal_lines(redis) if redis else []) + [""]
+    for b in data["binaries"]:
+        binary = next(x for x in BINARIES if x.name == b["name"])
+        lines += ["## %s" % binary.question, ""]
+        base = sorted({r["baseline"] for mode in b["runs"].values() for r in mode["results"].values()
+                       if r.get("baseline")})
+        if base:
+            lines += ["Baseline: %s." % ", ".join("`%s`" % x for x in base), ""]
+        lines += [table(binary, b["runs"]), ""]
+        if b["name"] in plots:
+            lines += ["![%s](%s)" % (binary.question, plots[b["name"]]), ""]
+    if redis:
+        lines += ["## redis-benchmark: lesson 12's server against redis-server", "",
+                  "Both servers run on loopback, started by `./tools/bench` in the same run: ours is",
+                  "`bazel-bin/loop/redis/server` (`-c opt`), theirs is Debian's `redis-server`",
+                  "with persistence off. Pinned: each server on CPU 0 and `redis-benchmark` on CPU 1;",
+                  "unpinned: no taskset. %d clients; -P 1 with %s requests a test, -P 16 with %s; the" % (
+                      redis["clients"], "{:,}".format(int(redis["requests"]["1"])),
+                      "{:,}".format(int(redis["requests"]["16"]))),
+                  "median of %d runs, alternating between the servers. The ratio is our requests per" % redis["repeats"],
+                  "second over redis-server's (higher is better).", "", "```sh"] + redis["commands"] + ["```", "",
+                  redis_bench.table(redis), ""]
+        if "redis" in plots:
+            lines += ["![redis-benchmark](%s)" % plots["redis"], ""]
+        calls = redis_bench.syscall_table(redis)
+        if calls:
+            traced = redis.get("traced_requests", {})
+            lines += ["System calls per request of each server, counted in a separate GET run (%s requests)" %
+                      ", ".join("{:,} with -P {}".format(traced[k], k[1:]) for k in sorted(traced)),
+                      "under `strace -c -f -p PID`. strace slows the server, which then finds more",
+                      "events per `epoll_wait`: the read and write counts are exact, `epoll_wait`'s is a floor.",
+                      "", calls, ""]
+    lines += ["## How the syscall counters count", "",
+              "`write_syscalls_per_call`, `read_syscalls_per_call`, `writes_per_wake`: the kernel's",
+              "per-thread `syscw`/`syscr` from `/proc/thread-self/io`, read before and after the timed",
+              "loop, divided by the iterations (or wakes). They count write- and read-family calls",
+              "(write, writev, pwrite, read, ...) and nothing else: the kqueue emulation's `kevent()`",
+              "(loop/port) also makes one `epoll_ctl` per call to check its descriptor, which these",
+              "counters do not see. `syscalls_per_wake` adds the loop thread's reads and one call per",
+              "`Poll::Wait`.", ""]
+    return "\n".join(lines)
