@@ -37,7 +37,9 @@ class KqueueUserWake : public WakeMechanism {
     Change(EV_ADD | EV_CLEAR, 0, "EV_ADD EVFILT_USER");
   }
 
-  void Signal() override { Change(0, NOTE_TRIGGER, "NOTE_TRIGGER EVFILT_USER"); }
+  void Signal() override {
+    Change(0, NOTE_TRIGGER, "NOTE_TRIGGER EVFILT_USER");
+  }
 
   void Consume() override {}
 

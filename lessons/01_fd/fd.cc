@@ -10,8 +10,8 @@
 #include <cstdio>
 #include <string>
 
-#include "loop/sys_error.h"
 #include "lessons/todo.h"
+#include "loop/sys_error.h"
 
 namespace loop {
 

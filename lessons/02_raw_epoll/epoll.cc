@@ -11,8 +11,8 @@
 #include <string>
 #include <utility>
 
-#include "loop/sys_error.h"
 #include "lessons/todo.h"
+#include "loop/sys_error.h"
 
 namespace loop {
 

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "loop/sys_error.h"
 #include "lessons/todo.h"
+#include "loop/sys_error.h"
 
 namespace loop {
 

@@ -11,8 +11,8 @@
 #include <exception>
 #include <string>
 
-#include "loop/sys_error.h"
 #include "lessons/todo.h"
+#include "loop/sys_error.h"
 
 namespace loop {
 

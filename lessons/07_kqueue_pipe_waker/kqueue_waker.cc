@@ -11,9 +11,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "lessons/todo.h"
 #include "loop/kqueue_selector.h"  // TokenToUdata
 #include "loop/sys_error.h"
-#include "lessons/todo.h"
 
 namespace loop {
 namespace {

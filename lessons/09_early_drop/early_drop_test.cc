@@ -41,10 +41,10 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "lessons/09_early_drop/waker.h"
 #include "loop/fd.h"
 #include "loop/poll.h"
 #include "loop/registry.h"
-#include "lessons/09_early_drop/waker.h"
 #include "loop/sys_error.h"
 #include "tests/support/deadline.h"
 #include "tests/support/fds.h"

@@ -32,8 +32,8 @@
 #include "loop/poll.h"
 #include "loop/registry.h"
 #include "loop/waker.h"
-#include "tests/support/io_count.h"
 #include "tests/support/deadline.h"
+#include "tests/support/io_count.h"
 #include "tests/support/waker_cases.h"
 #include "tests/support/wakes.h"
 
@@ -216,8 +216,9 @@ TEST_P(FastWaker, PendingWakeOnAHandleWhosePollIsGoneSaysPollGone) {
 
 // Many producers hand work to a loop through a locked queue, as an event loop
 // does, and wake it each time; the loop waits with no deadline short of
-// kWakeDeadline (Wait drains the source), then takes the queue. Every item must arrive: the
-// last wake is never lost. ./tools/check runs this under TSan 50 times.
+// kWakeDeadline (Wait drains the source), then takes the queue. Every item must
+// arrive: the last wake is never lost. ./tools/check runs this under TSan 50
+// times.
 TEST_P(FastWaker, ManyProducersTheLastWakeIsAlwaysSeen) {
   Poll poll(GetParam().backend);
   Waker waker(poll.registry(), kWakeToken, GetParam().kind);

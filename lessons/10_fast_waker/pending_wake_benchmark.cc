@@ -29,9 +29,9 @@
 #include "benchmark/benchmark.h"
 #include "loop/fd.h"
 #include "loop/poll.h"
+#include "loop/sys_error.h"
 #include "loop/waker.h"
 #include "tests/support/io_count.h"
-#include "loop/sys_error.h"
 
 namespace loop {
 namespace {

@@ -7,8 +7,8 @@
 
 #include <cerrno>
 
-#include "loop/sys_error.h"
 #include "lessons/todo.h"
+#include "loop/sys_error.h"
 
 namespace loop {
 
@@ -19,12 +19,13 @@ void Server::AcceptClients() {
             "SOCK_CLOEXEC) until EAGAIN, AddConnection(Fd(fd)) for each");
 }
 
-// 2. Read until EAGAIN, executing what arrives as it arrives.
+// 2. Read what has arrived, once per event, and execute it; come back on a
+// later turn if the read may have left more (the socket is edge-triggered).
 void Server::ReadFrom(Connection& c) {
   (void)c;
   LOOP_TODO("12", "12_redis_server",
-            "Server::ReadFrom: read(2) into c.in.Prepare(kReadChunk) until "
-            "EAGAIN, Commit, Process(c) after each read");
+            "Server::ReadFrom: one read(2) of kReadChunk into read_buffer(), "
+            "c.in.Append, Process(c); a full read: ReadAgainLater(c)");
 }
 
 // 3. Execute every whole request in the buffer, in order, then write.

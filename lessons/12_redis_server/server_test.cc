@@ -44,6 +44,7 @@ using testing::RespClient;
 using testing::ServerThread;
 
 constexpr Backend kBackend = Backend::LOOP_TEST_BACKEND;
+constexpr char kReadme[] = " See lessons/12_redis_server/README.md.";
 
 ServerOptions Opts() {
   ServerOptions o;
@@ -294,6 +295,76 @@ TEST(BigValues, ASlowReaderDoesNotHoldUpOthersAndGetsEveryReply) {
         << "reply " << i
         << " of 48: " << (reply[0] == '!' ? reply : "not the 1 MiB value");
   }
+}
+
+// --- Fair turns: one client never holds the loop ---
+
+// A pipeline of INCRs from one client, already waiting in the kernel when the
+// server starts, and one GET from another client, also waiting. The GET's
+// reply says exactly how many INCRs ran before it: a server that reads each
+// client once per turn runs at most a read's worth (kReadChunk bytes of INCRs)
+// first; one that reads a client until EAGAIN runs all that the kernel holds
+// (over 100 KiB of them), and more while the writer keeps refilling.
+TEST(FairTurns, AStreamingClientDoesNotHoldTheLoop) {
+  ServerThread s(Opts(), /*run_now=*/false);
+  RespClient streamer = s.Connect();
+  RespClient probe = s.Connect();
+  const std::string incr = Command({"INCR", "fair"});
+  constexpr int kIncrs = 100000;  // 2.3 MB
+  std::string pipeline;
+  for (int i = 0; i < kIncrs; ++i) pipeline += incr;
+  std::string error;
+  ASSERT_TRUE(
+      probe.Send(Command({"GET", "fair"}), testing::kDefaultDeadline, &error))
+      << error;
+  std::thread writer([&] {
+    // Blocks (with a deadline) whenever the server is not reading.
+    streamer.Send(pipeline, std::chrono::seconds(20));
+  });
+  s.Start();
+  const std::string reply = probe.Reply();
+  writer.join();
+  ASSERT_EQ(reply.rfind("$", 0), 0u) << "the GET's reply: " << reply;
+  // "$-1": no INCR had run yet; else the count, as a bulk string.
+  const long before =
+      reply == "$-1\r\n" ? 0 : std::stol(reply.substr(reply.find("\r\n") + 2));
+  const long one_read = static_cast<long>(kReadChunk / incr.size()) + 1;
+  EXPECT_LE(before, 2 * one_read)
+      << before << " of one client's INCRs ran before another client's GET, "
+      << "which was waiting all along. Read each client once per event (one "
+         "read of kReadChunk, at most "
+      << one_read
+      << " INCRs here), and "
+         "come back for a full read on a later turn (ReadAgainLater): a "
+         "client read until EAGAIN holds the loop as long as it keeps "
+         "sending."
+      << kReadme;
+}
+
+// --- Flush: writability only while output waits ---
+
+// On this edge-triggered loop, writability left in the interest after the
+// output is sent does not spin: the kernel still reports the socket each time
+// acknowledged bytes make room in its send buffer, a wakeup with nothing to
+// read and nothing to write. Replies bigger than the send buffer make such
+// room many times.
+TEST(Flush, WritabilityIsAskedForOnlyWhileOutputWaits) {
+  ServerThread s(Opts());
+  RespClient c = s.Connect();
+  const std::string value(std::size_t{4} << 20, 'w');
+  ASSERT_EQ(Ask(c, Command({"SET", "big", value})), "+OK\r\n");
+  constexpr int kRounds = 30;
+  for (int i = 0; i < kRounds; ++i) {
+    ASSERT_EQ(Ask(c, Command({"GET", "big"})), Bulk(value)) << "round " << i;
+    ASSERT_EQ(Ask(c, Command({"PING"})), "+PONG\r\n");
+  }
+  const std::uint64_t idle = s.server().stats().idle_events;
+  EXPECT_LE(idle, 5u)
+      << kRounds << " big replies woke the loop " << idle
+      << " times for a client with nothing to read and nothing to write: "
+         "kWritable stays in the interest after the output is sent. Rewatch "
+         "for kReadable alone once c.out is empty (Step 4)."
+      << kReadme;
 }
 
 TEST(HalfClose, RequestsSentBeforeShutdownWriteAreAnsweredThenClosed) {

@@ -1,4 +1,6 @@
 // Given: the command table (see commands.h).
+#include "loop/redis/commands.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -11,7 +13,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "loop/redis/commands.h"
 #include "loop/redis/resp.h"
 
 namespace loop {

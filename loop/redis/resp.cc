@@ -1,12 +1,12 @@
 // Given: the RESP2 parser and reply writers (see resp.h).
+#include "loop/redis/resp.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "loop/redis/resp.h"
 
 namespace loop {
 namespace resp {
@@ -78,18 +78,30 @@ bool SplitArgs(std::string_view line, std::vector<std::string>* args) {
       if (in_double) {
         if (c == '\\' && at(p + 1) == 'x' && IsHex(at(p + 2)) &&
             IsHex(at(p + 3))) {
-          current.push_back(
-              static_cast<char>(HexValue(at(p + 2)) * 16 + HexValue(at(p + 3))));
+          current.push_back(static_cast<char>(HexValue(at(p + 2)) * 16 +
+                                              HexValue(at(p + 3))));
           p += 3;
         } else if (c == '\\' && at(p + 1) != '\0') {
           ++p;
           switch (at(p)) {
-            case 'n': current.push_back('\n'); break;
-            case 'r': current.push_back('\r'); break;
-            case 't': current.push_back('\t'); break;
-            case 'b': current.push_back('\b'); break;
-            case 'a': current.push_back('\a'); break;
-            default: current.push_back(at(p)); break;
+            case 'n':
+              current.push_back('\n');
+              break;
+            case 'r':
+              current.push_back('\r');
+              break;
+            case 't':
+              current.push_back('\t');
+              break;
+            case 'b':
+              current.push_back('\b');
+              break;
+            case 'a':
+              current.push_back('\a');
+              break;
+            default:
+              current.push_back(at(p));
+              break;
           }
         } else if (c == '"') {
           // The closing quote must be followed by a space or nothing.
@@ -262,7 +274,8 @@ ParseResult RequestParser::ParseMultibulk(std::string_view input,
     }
     const std::size_t need = static_cast<std::size_t>(bulk_len_) + 2;
     if (input.size() - pos_ < need) return ParseResult{};
-    parsed_.emplace_back(input.substr(pos_, static_cast<std::size_t>(bulk_len_)));
+    parsed_.emplace_back(
+        input.substr(pos_, static_cast<std::size_t>(bulk_len_)));
     scanned_ += static_cast<std::size_t>(bulk_len_);
     pos_ = scan_ = pos_ + need;  // the two bytes after it are skipped, as Redis
     bulk_len_ = -1;

@@ -89,11 +89,11 @@ class RequestParser {
                              std::vector<std::string>* args);
 
   Mode mode_ = Mode::kStart;
-  std::size_t pos_ = 0;   // bytes of this request parsed so far
-  std::size_t scan_ = 0;  // the line being looked for: searched up to here
-  long long remaining_ = 0;   // multibulk: arguments still to read
-  long long bulk_len_ = -1;   // multibulk: the next argument's length, once
-                              // its "$N" line is read; else -1
+  std::size_t pos_ = 0;      // bytes of this request parsed so far
+  std::size_t scan_ = 0;     // the line being looked for: searched up to here
+  long long remaining_ = 0;  // multibulk: arguments still to read
+  long long bulk_len_ = -1;  // multibulk: the next argument's length, once
+                             // its "$N" line is read; else -1
   std::vector<std::string> parsed_;  // multibulk: the arguments read so far
   std::uint64_t scanned_ = 0;
 };

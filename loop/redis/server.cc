@@ -35,29 +35,39 @@ void Server::AcceptClients() {
   }
 }
 
-// 2. Read until EAGAIN, executing what arrives as it arrives.
+// 2. Read what has arrived, once, and execute it. Edge-triggered: the kernel
+// reports this socket again only when new bytes arrive. A read that fills the
+// whole buffer may have left more in the socket, so come back for it on a
+// later turn (one read per turn keeps one busy client from holding the loop);
+// a short read took everything there was, so there is nothing to wait for, and
+// no read that can only say EAGAIN. Once an event said the peer closed, read
+// on until read(2) says so too.
 void Server::ReadFrom(Connection& c) {
-  while (!c.closed && !c.read_closed) {
+  for (;;) {
+    if (c.closed || c.read_closed) return;
     if (Paused(c)) {
       c.stalled = true;  // Resume() reads on when the pause ends
       return;
     }
-    char* room = c.in.Prepare(kReadChunk);
-    const ssize_t n = read(c.fd.get(), room, kReadChunk);
+    const ssize_t n = read(c.fd.get(), read_buffer(), kReadChunk);
     if (n > 0) {
-      c.in.Commit(static_cast<std::size_t>(n));
+      c.in.Append(read_buffer(), static_cast<std::size_t>(n));
       Process(c);
-      continue;
+      if (static_cast<std::size_t>(n) == kReadChunk) {
+        ReadAgainLater(c);  // maybe more: on a later turn, after the others
+        return;
+      }
+      if (!c.peer_closed) return;  // the socket is empty: wait for an event
+      continue;                    // read on to the end of the stream
     }
-    c.in.Commit(0);
     if (n == 0) {  // the client will send nothing more: answer, then close
       c.read_closed = true;
       Process(c);
       return;
     }
     const int err = errno;
-    if (err == EAGAIN || err == EWOULDBLOCK) return;
     if (err == EINTR) continue;
+    if (err == EAGAIN || err == EWOULDBLOCK) return;
     Close(c, ErrnoName(err));  // ECONNRESET and friends: this client only
     return;
   }

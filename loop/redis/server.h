@@ -40,9 +40,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "loop/redis/commands.h"
 #include "loop/event_loop.h"
 #include "loop/fd.h"
+#include "loop/redis/commands.h"
 #include "loop/redis/resp.h"
 #include "loop/sys_error.h"
 
@@ -74,7 +74,10 @@ struct ServerOptions {
 };
 
 // How much ReadFrom asks read(2) for at a time.
-constexpr std::size_t kReadChunk = std::size_t{64} << 10;
+// One read(2) takes at most this much (Redis's PROTO_IOBUF_LEN): a client
+// gets one read per turn of the loop, so the rest of the room waits at most
+// this much work for it.
+constexpr std::size_t kReadChunk = std::size_t{16} << 10;
 
 // The flags for send(2) that turn a write to a closed connection into EPIPE
 // instead of a SIGPIPE that kills the process. (macOS has no MSG_NOSIGNAL;
@@ -87,28 +90,27 @@ constexpr int kSendNoSignal = 0;
 
 // A read buffer: bytes are appended at the back and consumed from the front
 // without moving the rest each time.
+// A connection's unparsed input: only the bytes of requests not yet whole.
+// Reads go to the server's one read buffer first (Server::read_buffer()), so
+// an idle connection holds no room for a read it is not doing; the storage
+// grows with an unfinished request and is given back once it is consumed.
 class InputBuffer {
  public:
   std::string_view view() const {
-    return std::string_view(buf_.data() + start_, end_ - start_);
+    return std::string_view(buf_.data() + start_, buf_.size() - start_);
   }
-  std::size_t size() const { return end_ - start_; }
+  std::size_t size() const { return buf_.size() - start_; }
   bool empty() const { return size() == 0; }
-  // Room for `n` more bytes at the back: read(2) into it, then Commit how
-  // many came (0 is fine).
-  char* Prepare(std::size_t n);
-  void Commit(std::size_t n);   // n <= what was Prepared
+  void Append(const char* bytes, std::size_t n);
   void Consume(std::size_t n);  // drops n bytes from the front
   void Clear();
+  std::size_t capacity() const { return buf_.capacity(); }
 
  private:
-  std::string buf_;  // storage; only [start_, end_) holds data
+  std::string buf_;  // only [start_, end) holds data
   std::size_t start_ = 0;
-  std::size_t end_ = 0;
-  std::size_t prepared_ = 0;  // bytes past end_ handed out by Prepare
 };
 
-// A write buffer: replies are appended; Consume drops what write(2) sent.
 class OutputBuffer {
  public:
   std::string* append_to() { return &data_; }  // resp::Append*(append_to())
@@ -129,7 +131,9 @@ struct Connection {
   OutputBuffer out;                // replies not yet written
   bool want_write = false;         // kWritable is in its interest right now
   bool busy = false;               // a slow command runs; later requests wait
-  bool stalled = false;            // ReadFrom stopped before EAGAIN (Paused)
+  bool stalled = false;            // ReadFrom stopped because of Paused()
+  bool peer_closed = false;        // an event said the peer closed: read on
+                                   // until read(2) says EOF
   bool read_closed = false;        // the peer sent its last byte (EOF)
   bool close_after_flush = false;  // QUIT, a protocol error, EOF: close once
                                    // `out` is written
@@ -146,6 +150,10 @@ struct ServerStats {
   std::uint64_t idle_closed = 0;  // of those, by the idle timeout
   std::uint64_t commands = 0;     // requests executed
   std::size_t open = 0;           // connections open now
+  // Client events that found nothing to do: no byte to read, no EOF, no
+  // error, and no output waiting. Asking for writability while nothing waits
+  // makes these (on this edge-triggered loop, one per reply, roughly).
+  std::uint64_t idle_events = 0;
 };
 
 class Server {
@@ -162,8 +170,9 @@ class Server {
   void Stop();                        // any thread
   int port() const { return port_; }  // any thread
   ServerStats stats() const;          // any thread
-  // The signal that stopped Run(), or 0.
-  int stopped_by_signal() const { return loop_.stopped_by_signal(); }
+  // The signal that stopped Run() (the first one, if a second cut the
+  // shutdown short), or 0. Call after Run() returned.
+  int stopped_by_signal() const { return stopped_by_signal_; }
 
  private:
   // --- Lesson 12: you write these (server.cc) ---
@@ -192,6 +201,13 @@ class Server {
   // Paused() has turned false for a connection that stalled: goes on with its
   // buffered requests and its socket, on a later turn of the loop.
   void Resume(Connection& c);
+  // ReadFrom stopped with bytes maybe still in the socket (its read filled the
+  // whole buffer): reads on, on a later turn, since the kernel will not report
+  // the socket again for bytes that are already there.
+  void ReadAgainLater(Connection& c);
+  // The buffer every read(2) goes to, kReadChunk bytes, before its bytes are
+  // appended to the connection's `in`.
+  char* read_buffer() { return read_buffer_.get(); }
   // Unwatches and closes c's socket now; the Connection is destroyed at the
   // end of the current callback. `why` (or nullptr) goes to the log.
   void Close(Connection& c, const char* why);
@@ -215,6 +231,9 @@ class Server {
   std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> connections_;
   std::vector<std::unique_ptr<Connection>> graveyard_;  // closed, to destroy
   std::vector<std::string> args_;  // Process's scratch: one request's words
+  std::unique_ptr<char[]> read_buffer_ =
+      std::make_unique<char[]>(kReadChunk);  // see read_buffer()
+  int stopped_by_signal_ = 0;
   Store store_;
   std::shared_ptr<SleepCanceller> canceller_ =
       std::make_shared<SleepCanceller>();
@@ -222,7 +241,7 @@ class Server {
 
   struct AtomicStats {
     std::atomic<std::uint64_t> accepted{0}, rejected{0}, shed{0}, closed{0},
-        idle_closed{0}, commands{0};
+        idle_closed{0}, commands{0}, idle_events{0};
     std::atomic<std::size_t> open{0};
   };
   AtomicStats stats_;

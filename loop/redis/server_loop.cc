@@ -23,37 +23,29 @@ namespace loop {
 // ------------------------------------------------------------------
 
 namespace {
-constexpr std::size_t kKeepCapacity = std::size_t{1} << 20;
+// Storage a buffer keeps once it is empty again: enough for the next short
+// request or reply, little for a connection that sits idle.
+constexpr std::size_t kKeepCapacity = std::size_t{4} << 10;
 }  // namespace
 
-char* InputBuffer::Prepare(std::size_t n) {
-  if (start_ > 0 && start_ >= end_ / 2) {  // move the rest to the front
-    std::memmove(&buf_[0], buf_.data() + start_, end_ - start_);
-    end_ -= start_;
+void InputBuffer::Append(const char* bytes, std::size_t n) {
+  if (start_ > 0 && start_ >= buf_.size() / 2) {  // drop the consumed front
+    buf_.erase(0, start_);
     start_ = 0;
   }
-  // buf_ only grows (doubling), so a read does not pay for zeroing the room
-  // each time.
-  if (buf_.size() - end_ < n) buf_.resize(std::max(end_ + n, 2 * buf_.size()));
-  prepared_ = n;
-  return &buf_[end_];
-}
-
-void InputBuffer::Commit(std::size_t n) {
-  if (n > prepared_) throw std::logic_error("InputBuffer::Commit past Prepare");
-  end_ += n;
-  prepared_ = 0;
+  buf_.append(bytes, n);
 }
 
 void InputBuffer::Consume(std::size_t n) {
   if (n > size()) throw std::logic_error("InputBuffer::Consume past the end");
   start_ += n;
-  if (start_ == end_) Clear();
+  if (start_ == buf_.size()) Clear();
 }
 
 void InputBuffer::Clear() {
-  start_ = end_ = prepared_ = 0;
-  if (buf_.size() > kKeepCapacity) std::string().swap(buf_);
+  start_ = 0;
+  buf_.clear();
+  if (buf_.capacity() > kKeepCapacity) std::string().swap(buf_);
 }
 
 void OutputBuffer::Consume(std::size_t n) {
@@ -150,6 +142,7 @@ ServerStats Server::stats() const {
   s.closed = stats_.closed.load();
   s.idle_closed = stats_.idle_closed.load();
   s.commands = stats_.commands.load();
+  s.idle_events = stats_.idle_events.load();
   s.open = stats_.open.load();
   return s;
 }
@@ -203,9 +196,11 @@ void Server::OnClientEvent(std::uint64_t id, const Event& event) {
   Connection* c = Find(id);
   if (c == nullptr) return;
   c->last_active = Clock::now();
-  if (event.is_readable() || event.is_read_closed() || event.is_error()) {
-    ReadFrom(*c);
-  }
+  const bool input =
+      event.is_readable() || event.is_read_closed() || event.is_error();
+  if (!input && c->out.pending() == 0) ++stats_.idle_events;
+  if (event.is_read_closed() || event.is_error()) c->peer_closed = true;
+  if (input) ReadFrom(*c);
   if (!c->closed && event.is_writable()) Flush(*c);
   ReapClosed();
 }
@@ -320,7 +315,7 @@ void Server::Resume(Connection& c) {
   // On a later turn, not here: Flush calls this, and Process calls Flush, so
   // going on at once would nest deeper with every pause. Requests already
   // buffered go first, then the socket, which may hold more that ReadFrom
-  // left when it stopped before EAGAIN.
+  // left when it stopped.
   c.stalled = false;
   const std::uint64_t id = c.id;
   loop_.Post([this, id] {
@@ -328,6 +323,16 @@ void Server::Resume(Connection& c) {
     if (again == nullptr) return;
     Process(*again);
     if (!again->closed) ReadFrom(*again);
+    ReapClosed();
+  });
+}
+
+void Server::ReadAgainLater(Connection& c) {
+  const std::uint64_t id = c.id;
+  loop_.Post([this, id] {
+    Connection* again = Find(id);
+    if (again == nullptr) return;
+    ReadFrom(*again);
     ReapClosed();
   });
 }
@@ -366,12 +371,14 @@ void Server::Run() {
   ran_ = true;
   if (options_.stop_on_signals) loop_.StopOnSignals();
   loop_.Run();  // until Stop() or a signal
+  stopped_by_signal_ = loop_.stopped_by_signal();
   StartShutdown();
   if (!connections_.empty() || slow_in_flight_ > 0) {
     // Until every reply is written and every slow command is back, or the
     // grace period ends, or Stop()/a signal comes again.
     loop_.RunAfter(options_.shutdown_grace, [this] { loop_.Stop(); });
     loop_.Run();
+    if (stopped_by_signal_ == 0) stopped_by_signal_ = loop_.stopped_by_signal();
   }
   while (!connections_.empty()) {
     Close(*connections_.begin()->second, "shutdown: grace period over");

@@ -40,8 +40,8 @@
 
 #include "benchmark/benchmark.h"
 #include "loop/loop.h"
-#include "tests/benchmarks/bench_util.h"
 #include "loop/sys_error.h"
+#include "tests/benchmarks/bench_util.h"
 
 namespace loop {
 namespace bench {

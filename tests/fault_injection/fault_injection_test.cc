@@ -14,8 +14,8 @@
 
 #include "gtest/gtest.h"
 #include "loop/loop.h"
-#include "tests/fault_injection/fault.h"
 #include "loop/sys_error.h"
+#include "tests/fault_injection/fault.h"
 #include "tests/support/deadline.h"
 #include "tests/support/errors.h"
 #include "tests/support/events.h"

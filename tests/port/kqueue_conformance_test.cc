@@ -313,7 +313,8 @@ TEST(Kqueue, DupRefersToTheSameQueue) {
 }
 
 // Closing one descriptor of a kqueue keeps it alive for the others, with its
-// events: "an EVFILT_USER event is not tied to any fd" (the design's kernel facts; docs/kqueue-emulation.md).
+// events: "an EVFILT_USER event is not tied to any fd" (the design's kernel
+// facts; docs/kqueue-emulation.md).
 TEST(Kqueue, SurvivesClosingADupIncludingItsUserEvents) {
   Kq kq;
   ASSERT_EQ(

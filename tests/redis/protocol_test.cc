@@ -98,15 +98,15 @@ class Protocol : public ::testing::TestWithParam<Case> {
   std::unique_ptr<ServerThread> server_;
 };
 
-INSTANTIATE_TEST_SUITE_P(
-    Redis7, Protocol, ::testing::ValuesIn(Cases()),
-    [](const ::testing::TestParamInfo<Case>& info) {
-      std::string name;
-      for (const char* p = info.param.name; *p; ++p) {
-        if (std::isalnum(static_cast<unsigned char>(*p))) name += *p;
-      }
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(Redis7, Protocol, ::testing::ValuesIn(Cases()),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           std::string name;
+                           for (const char* p = info.param.name; *p; ++p) {
+                             if (std::isalnum(static_cast<unsigned char>(*p)))
+                               name += *p;
+                           }
+                           return name;
+                         });
 
 TEST_P(Protocol, RepliesAsRedisDoes) {
   const Case& c = GetParam();
@@ -123,8 +123,8 @@ TEST_P(Protocol, RepliesAsRedisDoes) {
     }
     got += reply;
   }
-  EXPECT_EQ(got, c.replies) << c.name << ": " << Who()
-                            << " answered differently";
+  EXPECT_EQ(got, c.replies)
+      << c.name << ": " << Who() << " answered differently";
   if (c.closes) {
     std::string extra;
     EXPECT_TRUE(client.ClosedWithin(testing::kDefaultDeadline, &extra))

@@ -25,8 +25,8 @@ std::uint64_t ScannedInPieces(const std::string& request, std::size_t piece,
   const resp::Limits limits;
   for (std::size_t have = piece;; have += piece) {
     const std::size_t n = std::min(have, request.size());
-    const ParseResult r = parser.Parse(std::string_view(request).substr(0, n),
-                                       limits, args);
+    const ParseResult r =
+        parser.Parse(std::string_view(request).substr(0, n), limits, args);
     if (r.status == ParseStatus::kCommand) {
       EXPECT_EQ(r.consumed, request.size());
       return parser.bytes_scanned();
@@ -54,7 +54,8 @@ TEST(RequestParser, AHugeRequestInSmallPiecesIsParsedInLinearWork) {
   EXPECT_LE(pieces, 2 * whole + request.size() / 7 * 8)
       << "the parser looked at " << pieces << " bytes to parse a "
       << request.size() << "-byte request that arrived in 7-byte pieces ("
-      << whole << " when it arrived whole): it starts over on every piece "
+      << whole
+      << " when it arrived whole): it starts over on every piece "
          "instead of resuming where it stopped";
 }
 
@@ -110,9 +111,9 @@ TEST(RequestParser, InlineQuotesFollowRedis) {
     EXPECT_EQ(r.status, ParseStatus::kCommand) << c.line;
     EXPECT_EQ(args, c.args) << c.line;
   }
-  for (std::string_view bad : {"echo \"abc\r\n", "echo \"a\"b\r\n",
-                               "echo a\"b c\"d\r\n", "echo 'abc\r\n",
-                               "echo 'a'b\r\n"}) {
+  for (std::string_view bad :
+       {"echo \"abc\r\n", "echo \"a\"b\r\n", "echo a\"b c\"d\r\n",
+        "echo 'abc\r\n", "echo 'a'b\r\n"}) {
     Args args;
     const ParseResult r = ParseOnce(bad, &args);
     EXPECT_EQ(r.status, ParseStatus::kError) << bad;
@@ -140,8 +141,8 @@ TEST(RequestParser, TheTwoBytesAfterABulkAreSkippedAsRedisDoes) {
 
 TEST(RequestParser, LengthsAreRedisIntegers) {
   Args args;
-  for (std::string_view bad : {"*1\r\n$01\r\n", "*1\r\n$+1\r\n",
-                               "*1\r\n$\r\n", "*1\r\n$-0\r\n"}) {
+  for (std::string_view bad :
+       {"*1\r\n$01\r\n", "*1\r\n$+1\r\n", "*1\r\n$\r\n", "*1\r\n$-0\r\n"}) {
     const ParseResult r = ParseOnce(bad, &args);
     EXPECT_EQ(r.status, ParseStatus::kError) << bad;
     EXPECT_EQ(r.error, "ERR Protocol error: invalid bulk length") << bad;

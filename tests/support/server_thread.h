@@ -27,8 +27,13 @@ namespace testing {
 // A Server running on its own thread. The destructor stops it and waits.
 class ServerThread {
  public:
-  explicit ServerThread(ServerOptions options)
+  // Binds and listens now; runs the server now, or when Start() is called
+  // (clients may connect and send before it runs: the kernel queues them).
+  explicit ServerThread(ServerOptions options, bool run_now = true)
       : server_(std::make_unique<Server>(options)) {
+    if (run_now) Start();
+  }
+  void Start() {
     thread_ = std::thread([this] {
       tid_.store(CurrentThreadId());
       try {
@@ -45,7 +50,7 @@ class ServerThread {
   }
   ~ServerThread() {
     server_->Stop();
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
   }
 
   Server& server() { return *server_; }

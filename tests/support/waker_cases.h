@@ -9,7 +9,8 @@
 //
 // Header only, on purpose: it names the unified Waker (lesson 09 on) through
 // "loop/waker.h", and the test that includes it decides which Waker that is
-// (the learner's or the library's) by its own deps. Pure functions; thread-safe.
+// (the learner's or the library's) by its own deps. Pure functions;
+// thread-safe.
 #ifndef TESTS_SUPPORT_WAKER_CASES_H_
 #define TESTS_SUPPORT_WAKER_CASES_H_
 

@@ -1,10 +1,10 @@
 // <sys/event.h> for Linux: the BSD kqueue API, emulated on epoll and eventfd.
 //
-// Lesson code includes <sys/event.h> and depends on //loop/port:sys_event. On macOS
-// and the BSDs that target is empty and the system's own header and kernel are
-// used; on Linux this header and loop/port/kqueue_emulation.cc provide the same API.
-// The names, types and values follow FreeBSD's <sys/event.h> and its kqueue(2)
-// manual.
+// Lesson code includes <sys/event.h> and depends on //loop/port:sys_event. On
+// macOS and the BSDs that target is empty and the system's own header and
+// kernel are used; on Linux this header and loop/port/kqueue_emulation.cc
+// provide the same API. The names, types and values follow FreeBSD's
+// <sys/event.h> and its kqueue(2) manual.
 //
 // Scope: EVFILT_READ, EVFILT_WRITE and EVFILT_USER, with the flags and notes
 // below. Every known difference from a real kqueue is listed in
