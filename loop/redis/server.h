@@ -154,6 +154,9 @@ struct ServerStats {
   // error, and no output waiting. Asking for writability while nothing waits
   // makes these (on this edge-triggered loop, one per reply, roughly).
   std::uint64_t idle_events = 0;
+  // Bytes the RESP parsers of closed connections looked at: linear in the
+  // bytes they received, however the requests were split.
+  std::uint64_t parse_bytes_scanned = 0;
 };
 
 class Server {
@@ -241,7 +244,7 @@ class Server {
 
   struct AtomicStats {
     std::atomic<std::uint64_t> accepted{0}, rejected{0}, shed{0}, closed{0},
-        idle_closed{0}, commands{0}, idle_events{0};
+        idle_closed{0}, commands{0}, idle_events{0}, parse_bytes_scanned{0};
     std::atomic<std::size_t> open{0};
   };
   AtomicStats stats_;

@@ -143,6 +143,7 @@ ServerStats Server::stats() const {
   s.idle_closed = stats_.idle_closed.load();
   s.commands = stats_.commands.load();
   s.idle_events = stats_.idle_events.load();
+  s.parse_bytes_scanned = stats_.parse_bytes_scanned.load();
   s.open = stats_.open.load();
   return s;
 }
@@ -217,6 +218,7 @@ void Server::Close(Connection& c, const char* why) {
   }
   ++stats_.closed;
   --stats_.open;
+  stats_.parse_bytes_scanned += c.parser.bytes_scanned();
   auto it = connections_.find(c.id);
   graveyard_.push_back(std::move(it->second));  // c stays valid until Reap
   connections_.erase(it);
