@@ -2,7 +2,8 @@
 """./tools/bench: runs the benchmarks of tests/benchmarks and regenerates docs/benchmarks.md.
 
 It also runs redis-benchmark against lesson 12's server and the real redis-server, both
-started here on loopback (tools/redis_bench.py).
+started here on loopback (tools/redis_bench.py), and measures both servers' memory per idle
+connection and per key (redis_memory.py) and a probe's latency under attack (redis_attacks.py).
 
 It builds //tests/benchmarks:all with `-c opt`, runs every binary twice with
 `--benchmark_format=json` (pinned to one CPU with `taskset -c 1`, then unpinned), takes
@@ -15,6 +16,8 @@ figure on the page comes from that run; none is typed by hand.
     ./tools/bench            the real run (a few minutes); commit docs/benchmarks*
     ./tools/bench --quick    everything with a tiny --benchmark_min_time, into a temp dir:
                              proves the suite builds, runs and parses (./tools/check)
+    ./tools/bench --only redis-stress [--quick]
+                             only the Redis memory figures and attacks, into a temp dir
 
 The page itself (what each binary is, the tables, the goals) is bench_page.py.
 Python 3 standard library only; gnuplot draws the plots (skipped with a note if missing).
@@ -199,6 +202,18 @@ def machine():
             "kernel": platform.release(), "os": measure.os_name(), "load_before": list(os.getloadavg())}
 
 
+def plan(only):
+    """(the build command, run redis-benchmark?, run the memory figures and attacks?) for
+    --only's list (None: everything). "redis" is the whole Redis part, "redis-stress" only
+    its memory figures and attacks."""
+    want_redis = not only or "redis" in only
+    want_stress = want_redis or "redis-stress" in only
+    want_binaries = not only or any(b.name in only for b in BINARIES)
+    build = ["bazel", "build", "-c", "opt"] + (["%s:all" % PACKAGE] if want_binaries else []) + (
+        [redis_bench.SERVER_TARGET] if want_redis or want_stress else [])
+    return build, want_redis, want_stress
+
+
 def run_suite(root=ROOT, quick=False, out=sys.stdout, only=None):
     """Builds and runs every binary pinned and unpinned. Returns (data, problems)."""
     def log(msg):
@@ -206,14 +221,13 @@ def run_suite(root=ROOT, quick=False, out=sys.stdout, only=None):
         out.flush()
 
     env = bazel_env()
-    want_redis = not only or "redis" in only
-    build = ["bazel", "build", "-c", "opt", "%s:all" % PACKAGE] + ([redis_bench.SERVER_TARGET] if want_redis else [])
+    build, want_redis, want_stress = plan(only)
     data = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
             "build_command": build, "binaries": [], "quick": quick}
     log("$ " + " ".join(build))
     proc = subprocess.run(build, cwd=root, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
-        return data, ["bazel build -c opt %s:all failed:\n%s" % (PACKAGE, proc.stderr[-3000:])]
+        return data, ["%s failed:\n%s" % (" ".join(build), proc.stderr[-3000:])]
     bin_dir = subprocess.run(["bazel", "info", "-c", "opt", "bazel-bin"], cwd=root, env=env, capture_output=True,
                              text=True).stdout.strip()
     pin_cpu = "1" if (os.cpu_count() or 1) > 1 else "0"
@@ -257,16 +271,19 @@ def run_suite(root=ROOT, quick=False, out=sys.stdout, only=None):
             entry["runs"][mode] = {"command": shown, "results": results,
                                    "load_avg": context.get("load_avg")}
         data["binaries"].append(entry)
-    if want_redis:
+    if want_redis or want_stress:
         missing = redis_bench.missing_tools()
         if missing:
             problems.append("redis: %s not installed (tools/lib/deps.sh --redis installs redis-tools and "
                             "redis-server)" % " and ".join(missing))
         else:
-            try:
-                data["redis"] = redis_bench.run(root, bin_dir, quick=quick, log=log)
-            except (redis_bench.BenchError, subprocess.TimeoutExpired, OSError) as e:
-                problems.append("redis: %s" % e)
+            for key, runner in (("redis", redis_bench.run if want_redis else None),
+                                ("redis_stress", redis_bench.run_stress)):
+                try:
+                    if runner:
+                        data[key] = runner(root, bin_dir, quick=quick, log=log)
+                except (redis_bench.BenchError, subprocess.TimeoutExpired, OSError) as e:
+                    problems.append("redis: %s" % e)
     data["machine"]["load_after"] = list(os.getloadavg())
     return data, problems
 
@@ -291,6 +308,25 @@ def update_quotes(root, out=sys.stdout):
         out.write("[bench] updated %s\n" % path)
 
 
+def stress_verdicts(stress):
+    """./tools/check's verdicts on the quick memory and attack runs: every figure is there
+    for both servers (not whether a goal is met: --quick is not a measurement)."""
+    if not stress:
+        return []
+    memory, attacks = stress["memory"], stress["attacks"]["attacks"]
+    figures = [memory["idle"].get(k, {}).get("kib_per_connection") for k in redis_bench.redis_memory.KINDS] + [
+        memory["keys"].get(k, {}).get("bytes_per_key") for k in redis_bench.redis_memory.KINDS]
+    out = [(None not in figures, "bench --quick: redis memory per idle connection and per key, both servers: "
+            "%d of 4 figures" % sum(f is not None for f in figures))]
+    for name in redis_bench.redis_attacks.ATTACKS:
+        row = attacks.get(name, {})
+        errors = [row.get(k, {}).get("error") for k in redis_bench.redis_attacks.KINDS]
+        ok = redis_bench.redis_attacks.row_met(row) is not None and not any(errors)
+        out.append((ok, "bench --quick: redis under attack, %s: probed on both servers%s" % (
+            name, "" if ok else " (%s)" % ("; ".join(str(e) for e in errors if e) or "no figure"))))
+    return out
+
+
 def quick_check(root=ROOT, out=sys.stdout):
     """./tools/check's step: the quick run, page and plots into a temp dir that is then
     removed. Returns [(ok, message)]: one per binary and mode that ran clean, one per
@@ -306,6 +342,7 @@ def quick_check(root=ROOT, out=sys.stdout):
         n = sum(1 for rows in pipelines.values() for r in rows.values() if "ratio" in r)
         verdicts.append((n == len(redis_bench.TESTS) * len(redis_bench.PIPELINES),
                          "bench --quick: redis-benchmark %s: %d ratios to redis-server" % (mode, n)))
+    verdicts += stress_verdicts(data.get("redis_stress"))
     if not problems:
         tmp = tempfile.mkdtemp(prefix="elfs-bench-check-")
         try:
@@ -328,8 +365,9 @@ def main(argv=None, root=ROOT, out=sys.stdout):
                         help="tiny --benchmark_min_time, one repetition, output into a temp dir (not docs/)")
     parser.add_argument("--render", action="store_true",
                         help="no run: regenerate docs/benchmarks.md and the plots from docs/benchmarks/results.json")
-    parser.add_argument("--only", action="append", choices=[b.name for b in BINARIES] + ["redis"],
-                        help="run only this binary (repeatable); with it, docs/ is not written")
+    parser.add_argument("--only", action="append", choices=[b.name for b in BINARIES] + ["redis", "redis-stress"],
+                        help="run only this binary (repeatable; redis: the whole Redis part; redis-stress: only its "
+                        "memory figures and attacks); with it, docs/ is not written")
     args = parser.parse_args(argv)
     if args.render:
         docs = os.path.join(root, "docs", "benchmarks")

@@ -1,12 +1,15 @@
 """The page of ./tools/bench (docs/benchmarks.md): what each benchmark binary is, and the
 Markdown made from one run's data. Pure: data in, Markdown out (tools/tests/test_bench.py
 tests it). The running, the parsing, the plots and the files are in bench.py; the
-redis-benchmark part of the page is redis_bench.py's. Python 3 standard library only.
+redis-benchmark part of the page is redis_bench.py's, the memory and attack tables
+redis_memory.py's and redis_attacks.py's. Python 3 standard library only.
 """
 
 import re
 
+import redis_attacks
 import redis_bench
+import redis_memory
 
 
 class Binary:
@@ -199,6 +202,37 @@ def goal_lines(all_runs):
     return out
 
 
+def stress_lines(stress, quick=False, cores="?"):
+    """The page's sections on memory and attacks (redis_memory.py, redis_attacks.py)."""
+    memory, attacks = stress["memory"], stress["attacks"]
+    s = attacks["sizes"]
+    lines = ["## Memory: lesson 12's server against redis-server", "",
+             "Each server started afresh on loopback by `./tools/bench` (unpinned), its VmRSS read from",
+             "`/proc/PID/status`. Per idle connection: before and after opening %s connections that" %
+             "{:,}".format(memory["idle"]["connections"]),
+             "each send one PING, read the PONG and stay open. Per key: before and after the command below",
+             "(8-byte values), over the keys `redis-cli dbsize` then counts. VmRSS is read %.0f ms after" % (
+                 memory.get("settle_ms", 300)),
+             "the last reply.%s" % (" (--quick: tiny sizes, not a measurement.)" if quick else ""),
+             "", "```sh", memory["keys"]["command"], "```", ""] + redis_memory.table_lines(memory) + [""]
+    lines += ["## Under attack: lesson 12's server against redis-server", "",
+              "Both servers started afresh on loopback (unpinned). During each attack a probe on a",
+              "connection of its own (a separate Python process) sends PING and waits for PONG, pausing",
+              "%.0f ms between pings, from just before the attack until %.0f ms after it; CPU is the server's" % (
+                  attacks["probe_pause_ms"], attacks.get("settle_ms", 1000 * redis_attacks.SETTLE_S)),
+              "utime + stime (`/proc/PID/stat`, in clock ticks of %.0f ms) over the same span. The attackers" % (
+                  attacks.get("clock_tick_ms", 10.0)),
+              "are Python clients on loopback; the load average (1, 5, 15 min) was %s before the attacks" % (
+                  ", ".join("%.2f" % x for x in attacks.get("load_before", []))),
+              "and %s after." % ", ".join("%.2f" % x for x in attacks.get("load_after", [])),
+              "Each attack ran **once** per server, alternating which server went first: on a",
+              "machine with %s cores shared with the attacker and the probe, one run's worst latency is" % cores,
+              "noisy (a scheduling delay on either side decides it), so read a met or not met with that in mind.%s" % (
+                  " (--quick: %.1f s attacks, not a measurement.)" % s["seconds"] if quick else ""),
+              ""] + redis_attacks.table_lines(attacks) + [""]
+    return lines
+
+
 def render_page(data, plots):
     """docs/benchmarks.md from the data of one ./tools/bench run."""
     m = data["machine"]
@@ -254,8 +288,11 @@ def render_page(data, plots):
               "variation across the repetitions); a ratio is the time divided by the baseline's,",
               "measured in the same run of the same binary.", ""]
     redis = data.get("redis")
+    stress = data.get("redis_stress")
     lines += ["## Goals", ""] + goal_lines({b["name"]: b["runs"] for b in data["binaries"]}) + \
-        (redis_bench.goal_lines(redis) if redis else []) + [""]
+        (redis_bench.goal_lines(redis) if redis else []) + \
+        (redis_memory.goal_lines(stress["memory"]) + redis_attacks.goal_lines(stress["attacks"]) if stress else []) + \
+        [""]
     for b in data["binaries"]:
         binary = next(x for x in BINARIES if x.name == b["name"])
         lines += ["## %s" % binary.question, ""]
@@ -287,6 +324,12 @@ def render_page(data, plots):
                       "under `strace -c -f -p PID`. strace slows the server, which then finds more",
                       "events per `epoll_wait`: the read and write counts are exact, `epoll_wait`'s is a floor.",
                       "", calls, ""]
+            g = redis_bench.syscall_goal(redis)
+            if g:
+                lines += ["Goal: at -P 1, ours at or below redis-server's in all calls per request (%.2f against"
+                          % g[1], "%.2f): %s." % (g[2], "met" if g[0] else "**not met**"), ""]
+    if stress:
+        lines += stress_lines(stress, data.get("quick"), m["cores"])
     lines += ["## How the syscall counters count", "",
               "`write_syscalls_per_call`, `read_syscalls_per_call`, `writes_per_wake`: the kernel's",
               "per-thread `syscw`/`syscr` from `/proc/thread-self/io`, read before and after the timed",

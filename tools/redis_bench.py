@@ -10,6 +10,9 @@ It also counts each server's system calls in a separate run of GET under
 `strace -c -f -p PID` (strace slows the server, which then finds more events per
 epoll_wait: the read and write counts per request are exact, epoll_wait's is a floor).
 
+run_stress starts both servers again (unpinned) for the memory figures (redis_memory.py)
+and the attacks (redis_attacks.py).
+
 Python 3 standard library only. Used by tools/bench.py; see there for the page.
 """
 
@@ -22,6 +25,9 @@ import statistics
 import subprocess
 import tempfile
 import time
+
+import redis_attacks
+import redis_memory
 
 # Lesson 12's reference server: the library's (loop/redis), built with -c opt.
 SERVER_TARGET = "//loop/redis:server"
@@ -250,6 +256,29 @@ def run(root, bin_dir, quick=False, log=print):
     return data
 
 
+def run_stress(root, bin_dir, quick=False, log=print):  # noqa: ARG001 - run's signature
+    """The memory figures and the attacks, each server started afresh (unpinned) and stopped
+    by its pid. Returns {"memory": ..., "attacks": ...}."""
+    server_bin = os.path.join(bin_dir, SERVER_BIN)
+    started = []
+
+    def start(kind):
+        started.append(Server(kind, server_bin, []))
+        return started[-1]
+
+    redis_memory.raise_nofile(2048)  # 1,000 idle connections, 500 slowloris ones; the servers inherit it
+    try:
+        data = {"memory": redis_memory.run(start, quick=quick, log=log),
+                "attacks": redis_attacks.run(start, quick=quick, log=log)}
+    except OSError as e:
+        raise BenchError("redis memory/attacks: %s" % e)
+    finally:
+        codes = [s.stop() for s in started if s.kind == "elfs"]
+    if any(c != 0 for c in codes):
+        raise BenchError("lesson 12's server exited %s after SIGTERM (expected 0)" % codes)
+    return data
+
+
 def fmt_rps(value):
     return "{:,}".format(int(round(value))) if value is not None else "-"
 
@@ -285,6 +314,16 @@ def syscall_table(data):
     return "\n".join(lines)
 
 
+def syscall_goal(data, pipeline=1):
+    """(met, ours, theirs): all system calls per GET request at -P pipeline, ours at or
+    below redis-server's; None without both counts."""
+    counts = data.get("syscalls", {}).get("P%d" % pipeline, {})
+    if "elfs" not in counts or "redis-server" not in counts:
+        return None
+    ours, theirs = counts["elfs"]["all"], counts["redis-server"]["all"]
+    return ours <= theirs, ours, theirs
+
+
 def goal_lines(data):
     out = []
     for pipeline in PIPELINES:
@@ -300,6 +339,10 @@ def goal_lines(data):
         if parts:
             out.append("- `redis-benchmark -P %d` within %d%% of redis-server (ratio >= %.2f): %s" % (
                 pipeline, round((1 - data["goal"]) * 100), data["goal"], "; ".join(parts)))
+    g = syscall_goal(data)
+    out.append("- system calls per request at -P 1 (GET, `strace -c`), ours at or below redis-server's: %s" % (
+        "no count (strace missing or not allowed)" if g is None else "ours %.2f, redis-server %.2f: %s" % (
+            g[1], g[2], "met" if g[0] else "**not met**")))
     return out
 
 

@@ -13,6 +13,8 @@ sys.path.insert(0, os.path.join(REPO, "tools"))
 
 import bench  # noqa: E402
 import bench_page  # noqa: E402
+import redis_attacks  # noqa: E402
+from test_redis_bench import attacks, memory  # noqa: E402
 
 
 def bm(name, real, unit="ns", **extra):
@@ -206,6 +208,85 @@ class PageTest(unittest.TestCase):
         finally:
             shutil.rmtree(tmp)
 
+
+def stress(quick=False):
+    a = attacks(2.0, 3.0)
+    a.update({"sizes": redis_attacks.sizes(quick), "clock_tick_ms": 10.0, "load_before": [1.5, 1.0, 0.5],
+              "load_after": [1.75, 1.0, 0.5]})
+    return {"memory": memory(), "attacks": a}
+
+
+class RedisStressPageTest(unittest.TestCase):
+    def test_page_has_the_memory_and_attack_sections_and_goals(self):
+        data = run_data()
+        data["redis_stress"] = stress()
+        page = bench_page.render_page(data, {})
+        goals = page[page.index("## Goals"):page.index("\n## ", page.index("## Goals") + 1)]
+        self.assertIn("- memory per idle connection at most 8 KiB (1,000 connections, VmRSS): ours 0.50 KiB, "
+                      "redis-server 9.60 KiB: met", goals)
+        self.assertIn("ours 143 B, redis-server 121 B, 1.18x: met", goals)
+        self.assertIn("- under attack, the probe's worst latency no worse than redis-server's", goals)
+        self.assertIn("## Memory: lesson 12's server against redis-server", page)
+        self.assertIn("| ours | 3300 | 3800 | 0.50 | 3300 | 16600 | 143 (95,000 keys) |", page)
+        self.assertIn("## Under attack: lesson 12's server against redis-server", page)
+        self.assertIn("the load average (1, 5, 15 min) was 1.50, 1.00, 0.50 before the attacks", page)
+        self.assertIn("in clock ticks of 10 ms", page)
+        self.assertIn("Each attack ran **once** per server, alternating", page)
+        self.assertIn("| slowloris: it attacks | 0.20 / 2.00 (90 pings) | 30 | 0.25 / 3.00 (91 pings) | 60 | met |",
+                      page)
+        self.assertNotIn("--quick", page)
+        self.assertLess(page.index("## Under attack"), page.index("## How the syscall counters count"))
+
+    def test_a_quick_page_says_it_is_not_a_measurement(self):
+        data = run_data()
+        data["quick"] = True
+        data["redis_stress"] = stress(quick=True)
+        page = bench_page.render_page(data, {})
+        self.assertIn("(--quick: tiny sizes, not a measurement.)", page)
+        self.assertIn("(--quick: 0.3 s attacks, not a measurement.)", page)
+
+    def test_the_syscall_table_states_its_goal(self):
+        data = run_data()
+        rows = {t: {"elfs": {"rps": 9.0}, "redis-server": {"rps": 10.0}, "ratio": 0.9} for t in ("GET",)}
+        counts = {"reads": 1.0, "writes": 1.0, "waits": 0.05, "all": 2.9}
+        data["redis"] = {"goal": 0.9, "clients": 50, "repeats": 3, "requests": {"1": 100, "16": 1000},
+                         "commands": [], "modes": {"pinned": {"P1": rows}}, "traced_requests": {"P1": 10},
+                         "syscalls": {"P1": {"elfs": dict(counts, all=2.8), "redis-server": counts}}}
+        page = bench_page.render_page(data, {})
+        self.assertIn("Goal: at -P 1, ours at or below redis-server's in all calls per request (2.80 against\n"
+                      "2.90): met.", page)
+        self.assertIn("- system calls per request at -P 1 (GET, `strace -c`), ours at or below redis-server's: "
+                      "ours 2.80, redis-server 2.90: met", page)
+
+    def test_no_stress_no_sections(self):
+        page = bench_page.render_page(run_data(), {})
+        self.assertNotIn("## Under attack", page)
+        self.assertNotIn("memory per idle connection", page)
+
+    def test_quick_check_verdicts(self):
+        self.assertEqual(bench.stress_verdicts(None), [])
+        verdicts = bench.stress_verdicts(stress(quick=True))
+        self.assertEqual(len(verdicts), 1 + len(redis_attacks.ATTACKS))
+        self.assertTrue(all(ok for ok, _ in verdicts), verdicts)
+        s = stress(quick=True)
+        s["memory"]["keys"]["elfs"]["bytes_per_key"] = None
+        s["attacks"]["attacks"]["churn"]["elfs"] = {"error": "OSError: refused", "max_ms": None}
+        verdicts = bench.stress_verdicts(s)
+        self.assertEqual([ok for ok, _ in verdicts], [False, True, True, True, False])
+        self.assertIn("3 of 4 figures", verdicts[0][1])
+        self.assertIn("churn: probed on both servers (OSError: refused)", verdicts[-1][1])
+
+    def test_a_not_met_goal_is_not_a_check_failure(self):
+        s = stress(quick=True)
+        s["attacks"]["attacks"]["slowloris"]["elfs"]["max_ms"] = 50.0
+        self.assertTrue(all(ok for ok, _ in bench.stress_verdicts(s)))
+
+    def test_what_only_runs(self):
+        everything = ["bazel", "build", "-c", "opt", "//tests/benchmarks:all", "//loop/redis:server"]
+        self.assertEqual(bench.plan(None), (everything, True, True))
+        self.assertEqual(bench.plan(["redis"]), (everything[:4] + everything[5:], True, True))
+        self.assertEqual(bench.plan(["redis-stress"]), (everything[:4] + everything[5:], False, True))
+        self.assertEqual(bench.plan(["round_trip"]), (everything[:5], False, False))
 
 if __name__ == "__main__":
     unittest.main()
