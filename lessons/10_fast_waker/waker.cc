@@ -16,7 +16,7 @@ WakeResult WakeSource::Wake() const {
   // TODO(lesson 10): Step 1. If a wake is already pending, the Poll is going
   // to report it: return kWoken without a system call. Set pending_ and learn
   // what it held in ONE atomic step (exchange), or two threads can both see
-  // it clear and both signal. Which memory order? See README.md, Step 1.
+  // it clear and both signal. Which memory order? README.md, "Memory orders".
   Signal();
   return WakeResult::kWoken;
 }

@@ -15,6 +15,7 @@ namespace loop {
 
 // 1. Post.
 PostResult LoopHandle::Post(std::function<void()> fn) const {
+  (void)fn;
   LOOP_TODO("11", "11_event_loop",
             "LoopHandle::Post: under shared_->mu, say kLoopGone if the loop is "
             "gone, else push fn onto shared_->posted; then wake the loop with "
@@ -32,6 +33,8 @@ void EventLoop::RunPosted() {
 // 2. Timers.
 TimerId EventLoop::RunAt(Clock::time_point deadline, std::function<void()> fn) {
   CheckLoopThread("RunAt");
+  (void)deadline;
+  (void)fn;
   LOOP_TODO(
       "11", "11_event_loop",
       "EventLoop::RunAt: push {deadline, seq} onto timer_heap_ and keep fn "
@@ -44,6 +47,7 @@ TimerId EventLoop::RunAfter(Clock::duration delay, std::function<void()> fn) {
 
 bool EventLoop::Cancel(TimerId id) {
   CheckLoopThread("Cancel");
+  (void)id;
   LOOP_TODO(
       "11", "11_event_loop",
       "EventLoop::Cancel: erase the timer's function; true if it was there");
@@ -63,6 +67,8 @@ std::optional<std::chrono::milliseconds> EventLoop::NextTimeout() {
 // 3. Offload.
 void EventLoop::OffloadTask(std::function<void()> work,
                             std::function<void(std::exception_ptr)> done) {
+  (void)work;
+  (void)done;
   LOOP_TODO(
       "11", "11_event_loop",
       "EventLoop::OffloadTask: pool_.Submit a job that runs work(), catches "

@@ -10,7 +10,8 @@
 //
 // You write four functions in server.cc (see README.md):
 //   AcceptClients  accept until EAGAIN; survive running out of descriptors
-//   ReadFrom       read until EAGAIN; the end of the stream; errors
+//   ReadFrom       one read per event (a full one: again on a later turn);
+//                  the end of the stream; errors
 //   Process        parse and execute every whole request that is buffered
 //   Flush          write until EAGAIN; write interest only while output waits
 // server_loop.cc has the rest: the listening socket, adding and closing
