@@ -1,5 +1,14 @@
-// The eventfd wake source (Linux): Wake() adds 1 to the counter, the Poll's
-// drain reads it back to 0. See loop/wake_source.h.
+// The eventfd wake source (Linux): Wake() adds 1 to the counter, and nothing
+// reads it back. See loop/wake_source.h.
+//
+// Why no read: the Poll watches the eventfd edge-triggered (EPOLLET, or
+// EV_CLEAR on the kqueue emulation), and every write() to an eventfd is a new
+// edge, whatever the counter held: the kernel wakes the eventfd's waiters on
+// each write, and epoll puts the fd back on its ready list. So a wake costs two
+// system calls, the producer's write and the loop's epoll_wait, as in mio,
+// instead of three. The counter only grows by one per reported wake (the
+// pending flag lets one Signal() through per drain), so reaching its maximum
+// would take 2^64 wakes; Signal() still handles it.
 #include "loop/wake_source.h"
 
 #ifdef __linux__
@@ -37,13 +46,17 @@ class EventfdWake : public WakeMechanism {
       // EAGAIN: the counter is at its maximum (0xfffffffffffffffe). With the
       // pending flag one Wake() adds 1 per drain, so only a process that
       // inherited the eventfd (fork) could fill it. Reset the counter and
-      // write again: the eventfd becomes readable anew, so the loop sees this
-      // wake.
-      Consume();
+      // write again: the write is a new edge, so the loop sees this wake.
+      ResetCounter();
     }
   }
 
-  void Consume() override {
+  // Nothing to do: the next write is reported anew without a read (see the top
+  // of this file). This is the read that the pipe cannot skip.
+  void Consume() override {}
+
+ private:
+  void ResetCounter() {
     std::uint64_t count;
     for (;;) {
       // One 8-byte read returns the whole counter and sets it to 0.
@@ -54,7 +67,6 @@ class EventfdWake : public WakeMechanism {
     }
   }
 
- private:
   std::string What(const char* call) const {
     return std::string(call) + "(eventfd " + std::to_string(fd_.get()) + ")";
   }

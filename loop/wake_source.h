@@ -34,8 +34,9 @@ class WakeMechanism {
   // Makes the Poll report the token: one write or one NOTE_TRIGGER. Any thread.
   // Throws SysError.
   virtual void Signal() = 0;
-  // Empties the source, so that the next Signal() is reported anew. Never
-  // blocks. On the polling thread. Throws SysError.
+  // Makes sure that the next Signal() is reported anew: the pipe reads itself
+  // empty; the eventfd (every write is a new edge) and EVFILT_USER (EV_CLEAR)
+  // need no system call. Never blocks. On the polling thread. Throws SysError.
   virtual void Consume() = 0;
 };
 
