@@ -89,6 +89,17 @@ constexpr unsigned short kKeptFlags =
 // Flags the kernel owns in output; FreeBSD clears them from every change.
 constexpr unsigned short kSystemFlags = 0xF000;
 
+// Every flag a change may carry. The others (FreeBSD's EV_FORCEONESHOT and
+// EV_KEEPUDATA, macOS's EV_UDATA_SPECIFIC, ...) are EINVAL: refused, not
+// ignored, so that code relying on one fails at once.
+constexpr unsigned short kKnownFlags =
+    EV_ADD | EV_DELETE | EV_ENABLE | EV_DISABLE | kKeptFlags;
+
+// Every EVFILT_USER fflag; EVFILT_READ and EVFILT_WRITE accept none (not
+// NOTE_LOWAT, a low-water mark this emulation does not implement).
+constexpr unsigned int kKnownUserFflags =
+    NOTE_FFCTRLMASK | NOTE_TRIGGER | NOTE_FFLAGSMASK;
+
 // FreeBSD's manual: "The timeout value is limited to 24 hours".
 constexpr int64_t kMaxTimeoutMs = 24LL * 60 * 60 * 1000;
 
@@ -216,11 +227,14 @@ class EmulatedKqueue {
   // Applies one change; returns 0 or the errno for it.
   int Apply(int epfd, const struct kevent& change) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (change.flags & ~kKnownFlags) return EINVAL;
     switch (change.filter) {
       case EVFILT_READ:
       case EVFILT_WRITE:
+        if (change.fflags != 0) return EINVAL;
         return ApplyFd(epfd, change);
       case EVFILT_USER:
+        if (change.fflags & ~kKnownUserFflags) return EINVAL;
         return ApplyUser(change);
       default:
         return EINVAL;

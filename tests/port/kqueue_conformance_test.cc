@@ -94,6 +94,13 @@ std::string Describe(const struct kevent& ev) {
   return out.str();
 }
 
+// "fflags 0x800000", for traces.
+std::string Hex(const char* what, unsigned int value) {
+  std::ostringstream out;
+  out << what << " 0x" << std::hex << value;
+  return out.str();
+}
+
 std::string Describe(const std::vector<struct kevent>& events) {
   if (events.empty()) return "no events";
   std::string out;
@@ -1841,6 +1848,113 @@ TEST(Emulation, Difference_OtherFiltersAreEinval) {
   EXPECT_EQ(Apply(kq.fd(), Change(1, timer_filter, EV_ADD, 0, 1000)), EINVAL);
 #else
   EXPECT_EQ(Apply(kq.fd(), Change(1, timer_filter, EV_ADD, 0, 1000)), 0);
+#endif
+}
+
+// NOTE_LOWAT, a per-filter low-water mark, is refused with EINVAL on
+// EVFILT_READ and EVFILT_WRITE, however the error is returned: -1 and errno,
+// an EV_ERROR entry when there is room in the eventlist, or the EV_RECEIPT
+// entry. A refused change registers nothing and leaves an existing
+// registration as it was. FreeBSD: "This may be overridden with a per-filter
+// low water mark at the time the filter is added by setting the NOTE_LOWAT
+// flag in fflags, and specifying the new low water mark in data."
+TEST(Emulation, Difference_LowWaterMarkIsEinval) {
+  Kq kq;
+  Fds sp = SocketPair();
+#ifdef __linux__
+  for (short filter : {EVFILT_READ, EVFILT_WRITE}) {
+    SCOPED_TRACE(FilterName(filter));
+    EXPECT_EQ(Apply(kq.fd(), Change(sp[0], filter, EV_ADD, NOTE_LOWAT, 4)),
+              EINVAL)
+        << "no room in the eventlist: -1 and errno";
+    struct kevent change = Change(sp[0], filter, EV_ADD, NOTE_LOWAT, 4, Tag(7));
+    struct kevent out[2];
+    ASSERT_EQ(kevent(kq.fd(), &change, 1, out, 2, &kNoWait), 1);
+    EXPECT_TRUE(out[0].flags & EV_ERROR) << Describe(out[0]);
+    EXPECT_EQ(out[0].data, EINVAL) << Describe(out[0]);
+    EXPECT_EQ(out[0].udata, Tag(7));
+    change = Change(sp[0], filter, EV_ADD | EV_RECEIPT, NOTE_LOWAT, 4);
+    ASSERT_EQ(kevent(kq.fd(), &change, 1, out, 2, &kNoWait), 1);
+    EXPECT_TRUE(out[0].flags & EV_ERROR) << Describe(out[0]);
+    EXPECT_EQ(out[0].data, EINVAL) << "the receipt carries the error";
+    EXPECT_EQ(Apply(kq.fd(), Change(sp[0], filter, EV_DELETE)), ENOENT)
+        << "a refused EV_ADD registers nothing";
+  }
+  ASSERT_EQ(Apply(kq.fd(), Change(sp[0], EVFILT_READ, EV_ADD, 0, 0, Tag(1))),
+            0);
+  EXPECT_EQ(
+      Apply(kq.fd(), Change(sp[0], EVFILT_READ, EV_ADD, NOTE_LOWAT, 4, Tag(2))),
+      EINVAL)
+      << "modifying a registration with NOTE_LOWAT";
+  WriteBytes(sp[1], 1);
+  auto events = For(Events(kq.fd()), sp[0], EVFILT_READ);
+  ASSERT_EQ(events.size(), 1u) << "1 byte, with no low-water mark in force";
+  EXPECT_EQ(events[0].udata, Tag(1)) << "the refused change altered nothing";
+#else
+  // A low-water mark of 4 bytes: 2 bytes are not reported, 4 are.
+  ASSERT_EQ(Apply(kq.fd(), Change(sp[0], EVFILT_READ, EV_ADD, NOTE_LOWAT, 4)),
+            0);
+  WriteBytes(sp[1], 2);
+  EXPECT_EQ(Events(kq.fd()).size(), 0u) << "below the low-water mark";
+  WriteBytes(sp[1], 2);
+  EXPECT_EQ(For(Events(kq.fd()), sp[0], EVFILT_READ).size(), 1u);
+#endif
+}
+
+// Flags and filter flags the emulation does not implement are EINVAL, so that
+// code relying on one fails at once instead of running without it: flags
+// other than EV_ADD, EV_DELETE, EV_ENABLE, EV_DISABLE, EV_ONESHOT, EV_CLEAR,
+// EV_RECEIPT and EV_DISPATCH (the system's bits, 0xF000, are cleared from
+// every change, as FreeBSD does); any fflags on EVFILT_READ and EVFILT_WRITE;
+// EVFILT_USER fflags outside NOTE_FFCTRLMASK, NOTE_TRIGGER and
+// NOTE_FFLAGSMASK. A real kqueue gives some of these bits a meaning (FreeBSD:
+// EV_FORCEONESHOT 0x100, EV_KEEPUDATA 0x200; macOS: EV_UDATA_SPECIFIC 0x100,
+// EV_VANISHED 0x200) and ignores the others.
+TEST(Emulation, Difference_UnknownFlagsAreEinval) {
+#ifdef __linux__
+  Kq kq;
+  Fds pipe = Pipe();
+  for (unsigned short flag : {0x0100, 0x0200, 0x0400, 0x0800}) {
+    SCOPED_TRACE(Hex("flags", flag));
+    EXPECT_EQ(Apply(kq.fd(), Change(pipe[0], EVFILT_READ, EV_ADD | flag)),
+              EINVAL);
+    EXPECT_EQ(Apply(kq.fd(), Change(pipe[1], EVFILT_WRITE, EV_ADD | flag)),
+              EINVAL);
+    EXPECT_EQ(Apply(kq.fd(), Change(1, EVFILT_USER, EV_ADD | flag)), EINVAL);
+  }
+  for (unsigned int fflag : {0x00000002u, 0x00800000u, 0x80000000u}) {
+    SCOPED_TRACE(Hex("fflags", fflag));
+    EXPECT_EQ(Apply(kq.fd(), Change(pipe[0], EVFILT_READ, EV_ADD, fflag)),
+              EINVAL);
+    EXPECT_EQ(Apply(kq.fd(), Change(pipe[1], EVFILT_WRITE, EV_ADD, fflag)),
+              EINVAL);
+  }
+  for (unsigned int fflag :
+       {0x02000000u, 0x04000000u, 0x08000000u, 0x10000000u, 0x20000000u}) {
+    SCOPED_TRACE(Hex("fflags", fflag));
+    EXPECT_EQ(Apply(kq.fd(), Change(1, EVFILT_USER, EV_ADD, fflag)), EINVAL);
+  }
+  EXPECT_EQ(Apply(kq.fd(), Change(pipe[0], EVFILT_READ, EV_DELETE)), ENOENT);
+  EXPECT_EQ(Apply(kq.fd(), Change(pipe[1], EVFILT_WRITE, EV_DELETE)), ENOENT);
+  EXPECT_EQ(Apply(kq.fd(), Change(1, EVFILT_USER, EV_DELETE)), ENOENT)
+      << "the refused changes registered nothing";
+  // What the emulation implements is accepted.
+  ASSERT_EQ(
+      Apply(kq.fd(), Change(pipe[0], EVFILT_READ, EV_ADD | EV_EOF | EV_ERROR)),
+      0)
+      << "system flags in a change are cleared, not refused";
+  ASSERT_EQ(
+      Apply(kq.fd(), Change(1, EVFILT_USER, EV_ADD | EV_CLEAR | EV_DISPATCH)),
+      0);
+  ASSERT_EQ(Apply(kq.fd(), Change(1, EVFILT_USER, EV_ENABLE,
+                                  NOTE_TRIGGER | NOTE_FFOR | NOTE_FFLAGSMASK)),
+            0);
+  auto events = For(Events(kq.fd()), 1, EVFILT_USER);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].fflags, NOTE_FFLAGSMASK) << Describe(events[0]);
+#else
+  GTEST_SKIP() << "a real kqueue gives some of these bits a meaning and "
+                  "ignores the others";
 #endif
 }
 

@@ -7,7 +7,8 @@
 // <sys/event.h> and its kqueue(2) manual.
 //
 // Scope: EVFILT_READ, EVFILT_WRITE and EVFILT_USER, with the flags and notes
-// below. Every known difference from a real kqueue is listed in
+// below; a change with any other flag or note (NOTE_LOWAT included) fails with
+// EINVAL. Every known difference from a real kqueue is listed in
 // docs/kqueue-emulation.md.
 //
 // Ownership: kqueue() returns a descriptor the caller owns and closes with
@@ -49,6 +50,11 @@
 // Returned values (struct kevent.flags, output).
 #define EV_ERROR 0x4000
 #define EV_EOF 0x8000
+
+// EVFILT_READ and EVFILT_WRITE: a per-filter low-water mark in `data`.
+// Defined so that code written for BSD compiles; the emulation does not
+// implement it, and a change that carries it fails with EINVAL.
+#define NOTE_LOWAT 0x00000001u
 
 // EVFILT_USER: the low 24 bits of fflags are the caller's; the top two bits
 // say how a change combines them with the stored ones.
