@@ -57,20 +57,34 @@ void WriteBytes(int fd, int n) {
       "test setup: write(fd " + std::to_string(fd) + ")", errno);
 }
 
-// What usually went wrong when an EV_CLEAR event that was due never came.
+// What went wrong when an event that was due before an Apply is gone after it.
 constexpr char kSwallowed[] =
-    " If Apply's kevent() call had room in its event list and no EV_RECEIPT, "
-    "it returned this event itself (and EV_CLEAR reset it), so Wait never saw "
-    "it.";
+    " What made them due happened before this Wait, so the kernel holds them "
+    "and a Wait that only looks (timeout 0) reports them at once. Apply's "
+    "kevent() call took them: with room in its event list and no EV_RECEIPT "
+    "on its changes, kevent() also returns pending events (and EV_CLEAR "
+    "resets them). OR EV_RECEIPT into every change's flags.";
 
 // Waits (up to 5 s) for one event and returns it; fails the test if none came.
-struct kevent WaitOne(Kqueue& kq, const std::string& what,
-                      const char* hint = "") {
+struct kevent WaitOne(Kqueue& kq, const std::string& what) {
   struct kevent event {};
   const int n = kq.Wait(&event, 1, 5000);
   EXPECT_EQ(n, 1) << "expected an event (" << what << ") within 5 s, got none."
-                  << hint << kReadme;
+                  << kReadme;
   return event;
+}
+
+// Looks (timeout 0, room for `room`) for `expected` events that were due
+// before the call: what made them due (a write, a fresh pipe's room) happened
+// first, so the kernel holds them. An Apply without EV_RECEIPT takes such
+// events; this fails at once instead of waiting out a deadline.
+int LookForDue(Kqueue& kq, struct kevent* events, int room, int expected,
+               const std::string& what) {
+  const int n = kq.Wait(events, room, 0);
+  EXPECT_EQ(n, expected) << "expected " << expected << " event(s) (" << what
+                         << ") at once, got " << n << "." << kSwallowed
+                         << kReadme;
+  return n;
 }
 
 // -----------------------------------------------------------------------------
@@ -256,7 +270,8 @@ TEST(KqueueTest, EvEofOnPipes) {
     Kqueue kq = Kqueue::Create();
     Pipe pipe = MakePipe(O_NONBLOCK);
     Add(kq, pipe.write.get(), EVFILT_WRITE, EV_CLEAR);
-    WaitOne(kq, "empty pipe writable", kSwallowed);
+    struct kevent writable {};
+    LookForDue(kq, &writable, 1, 1, "an empty pipe is writable");
     pipe.read.reset();
     const struct kevent event = WaitOne(kq, "pipe reader closed");
     EXPECT_TRUE(event.filter == EVFILT_WRITE && (event.flags & EV_EOF))
@@ -301,10 +316,9 @@ TEST(KqueueTest, WaitReturnsAtMostMaxEvents) {
     WriteBytes(pipes.back().write.get(), 1);
   }
   struct kevent events[3];
-  EXPECT_EQ(kq.Wait(events, 2, 5000), 2)
-      << "three ready, room for two." << kSwallowed;
-  EXPECT_EQ(kq.Wait(events, 3, 5000), 1)
-      << "the one that did not fit is reported by the next Wait." << kSwallowed;
+  LookForDue(kq, events, 2, 2, "three pipes written to, room for two");
+  LookForDue(kq, events, 3, 1,
+             "the one that did not fit, reported by the next Wait");
 }
 
 // -----------------------------------------------------------------------------
@@ -504,8 +518,12 @@ TEST(KqueueTest, ApplyDoesNotConsumePendingEvents) {
   // EV_CLEAR, use up) the pending event; EV_RECEIPT fills the list with
   // receipts.
   Add(kq, other.read.get(), EVFILT_READ);
-  const struct kevent event =
-      WaitOne(kq, "the event pending before Apply", kSwallowed);
+  struct kevent event {};
+  if (LookForDue(kq, &event, 1, 1,
+                 "fd " + std::to_string(ready.read.get()) +
+                     " readable, pending before that Apply") != 1) {
+    return;
+  }
   EXPECT_EQ(event.ident, static_cast<std::uintptr_t>(ready.read.get()))
       << "the pending event of fd " << ready.read.get()
       << " was swallowed by Apply." << kReadme;
