@@ -11,6 +11,10 @@
 #                              redis-benchmark) and redis-server, which tests/redis
 #                              and ./tools/bench drive against lesson 12's server
 #                              (a learner installs them only to try lesson 12 by hand)
+#   ensure_deps --editor       also clangd, the language server an editor runs on
+#                              compile_commands.json (the dev container, .devcontainer/)
+#   ensure_deps --container    also docker.io and debootstrap, with which
+#                              ./tools/devcontainer-test builds and tries the dev container
 # The flags combine: ensure_deps --maintainer --bench --redis.
 
 _deps_say() { printf '[setup] %s\n' "$*" >&2; }
@@ -46,6 +50,13 @@ _deps_missing_debian() {
     command -v clangd >/dev/null 2>&1 || missing+=(clangd)
     command -v npm >/dev/null 2>&1 || missing+=(npm)
   fi
+  if _deps_has --editor "$@" && ! _deps_has --maintainer "$@"; then
+    command -v clangd >/dev/null 2>&1 || missing+=(clangd)
+  fi
+  if _deps_has --container "$@"; then
+    command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+    command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+  fi
   if _deps_has --bench "$@"; then
     [ -f /usr/include/uv.h ] || missing+=(libuv1-dev)
     [ -f /usr/include/boost/asio.hpp ] || missing+=(libboost-dev)
@@ -70,7 +81,9 @@ _deps_why() {
     libbenchmark-dev) echo "Google Benchmark, for the performance measurements" ;;
     clang-format) echo "checks C++ formatting (maintainer check)" ;;
     clang) echo "the second compiler the code must build with (maintainer check)" ;;
-    clangd) echo "checks that compile_commands.json works in an editor (maintainer check)" ;;
+    clangd) echo "the C++ language server editors run on compile_commands.json (editor group; the maintainer check runs it too)" ;;
+    docker.io) echo "the Docker engine that ./tools/devcontainer-test builds the dev container with (container group)" ;;
+    debootstrap) echo "makes the Debian 12 base image of the dev container offline (container group)" ;;
     npm) echo "installs buildifier and ibazel offline from the npm registry" ;;
     libuv1-dev) echo "libuv, whose uv_async_send the benchmarks compare the Waker with (bench group)" ;;
     libboost-dev) echo "Boost (header-only Asio), whose post() the benchmarks compare the Waker with (bench group)" ;;
