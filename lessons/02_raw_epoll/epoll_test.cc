@@ -378,8 +378,8 @@ class Interrupter {
 };
 
 constexpr char kEintrIsNotAnError[] =
-    ". A signal handler ran while epoll_wait slept; that is not an error: "
-    "call epoll_wait again";
+    "A signal handler ran while epoll_wait slept; that is not an error: call "
+    "epoll_wait again";
 
 TEST(EpollTest, WaitRetriesEintrAndStillReportsTheEvent) {
   constexpr int kSignals = 3;
@@ -396,7 +396,7 @@ TEST(EpollTest, WaitRetriesEintrAndStillReportsTheEvent) {
   try {
     n = epoll.Wait(events, kMaxEvents, 5000);
   } catch (const SysError& e) {
-    ADD_FAILURE() << "Wait threw " << Describe(e) << kEintrIsNotAnError
+    ADD_FAILURE() << "Wait threw " << Describe(e) << ". " << kEintrIsNotAnError
                   << kReadme;
   }
   interrupter.Finish();
@@ -442,7 +442,8 @@ TEST(EpollTest, WaitRetriesEintrWithNoTimeoutUntilAnEvent) {
       [&] { WriteBytes(rescue.write.get(), 1); });
   interrupter.Finish();
   handler.set_all_handled(signals_handled.load() == interrupter.sent());
-  EXPECT_EQ(error, "") << kEintrIsNotAnError << kReadme;
+  EXPECT_EQ(error, "") << "Wait(..., -1) threw. " << kEintrIsNotAnError
+                       << kReadme;
   EXPECT_TRUE(in_time) << "Wait(..., -1) did not return within "
                        << kDefaultDeadline.count()
                        << " ms although the pipe became readable" << kReadme;
@@ -480,7 +481,7 @@ TEST(EpollTest, WaitRetriesEintrUntilTheTimeoutIsUsedUp) {
   try {
     n = epoll.Wait(events, kMaxEvents, kTimeoutMs);
   } catch (const SysError& e) {
-    ADD_FAILURE() << "Wait threw " << Describe(e) << kEintrIsNotAnError
+    ADD_FAILURE() << "Wait threw " << Describe(e) << ". " << kEintrIsNotAnError
                   << kReadme;
   }
   const long long elapsed_ms = MsSince(start);
@@ -490,10 +491,25 @@ TEST(EpollTest, WaitRetriesEintrUntilTheTimeoutIsUsedUp) {
       << "test setup: no signal reached Wait; it returned " << n;
   EXPECT_EQ(n, 0) << "nothing was written: after retrying EINTR, Wait must "
                   << "time out with 0 events" << kReadme;
-  EXPECT_GE(elapsed_ms, kTimeoutMs)
-      << "Wait(..., " << kTimeoutMs << ") returned after " << elapsed_ms
-      << " ms: a signal must not cut the wait short; retry with the time that "
-      << "remains" << kReadme;
+  // Each retry that rounds the remaining time down to whole milliseconds
+  // loses less than 1 ms, so that bug ends the wait at most one millisecond
+  // per signal early; a wait that a signal cut short ends far earlier.
+  const long long early_ms = kTimeoutMs - elapsed_ms;
+  if (early_ms > 0 && early_ms <= interrupter.sent()) {
+    ADD_FAILURE() << "Wait(..., " << kTimeoutMs << ") returned after "
+                  << elapsed_ms << " ms, " << early_ms << " ms early after "
+                  << interrupter.sent() << " signals: less than 1 ms lost per "
+                  << "retry, so you rounded the remaining time down (a "
+                  << "duration_cast to milliseconds truncates). The timeout is "
+                  << "also a lower bound: Wait must not return before it is "
+                  << "used up, so round the remaining time up "
+                  << "(std::chrono::ceil)" << kReadme;
+  } else {
+    EXPECT_GE(elapsed_ms, kTimeoutMs)
+        << "Wait(..., " << kTimeoutMs << ") returned after " << elapsed_ms
+        << " ms: a signal must not cut the wait short; retry with the time "
+        << "that remains" << kReadme;
+  }
   EXPECT_LT(elapsed_ms, kTooLong.count())
       << "Wait(..., " << kTimeoutMs << ") took " << elapsed_ms << " ms with "
       << interrupter.sent() << " signals " << kSpacing.count()
