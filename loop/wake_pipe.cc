@@ -41,7 +41,11 @@ class PipeWake : public WakeMechanism {
     char buffer[64];
     for (;;) {
       const ssize_t n = read(read_.get(), buffer, sizeof buffer);
-      if (n > 0) continue;
+      // A read that returns less than it asked for has emptied the pipe: a
+      // pipe gives what it holds, up to the count. So one read is enough (the
+      // pending flag lets one byte in per drain), and a full buffer reads on.
+      if (n == static_cast<ssize_t>(sizeof buffer)) continue;
+      if (n > 0) return;
       if (n == 0) return;  // End of file: impossible while write_ is open.
       if (errno == EINTR) continue;
       if (errno == EAGAIN) return;  // Empty: the next Signal() is a new event.
