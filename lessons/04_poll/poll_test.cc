@@ -222,34 +222,53 @@ TEST(EpollMappingTest, KernelFlagsBecomeEventBits) {
 
 #elif LOOP_TEST_BACKEND_NUMBER == 2
 
+// Checks one element of KqueueChangesFor(9, token, interest) and says in
+// names what it should be: gtest alone would print the macros' numbers
+// (a filter of -2, flags & 0x0002).
+void ExpectChange(const struct kevent& got, Interest interest, int element,
+                  int filter, unsigned flags, const char* why) {
+  const bool adds = (flags & EV_ADD) != 0;
+  const bool matches_the_table =
+      got.ident == 9u && got.filter == filter && (got.flags & flags) == flags &&
+      (adds ? (got.flags & EV_DELETE) == 0 : (got.flags & EV_ADD) == 0);
+  EXPECT_TRUE(matches_the_table)
+      << "KqueueChangesFor(fd 9, " << interest << ")[" << element
+      << "] should be {ident 9, " << FilterName(filter) << ", "
+      << KeventFlagsName(flags) << "} but is " << DescribeKevent(got) << ": "
+      << why << ". Element 0 is always the EVFILT_READ change and "
+      << "element 1 the EVFILT_WRITE one, each EV_ADD|EV_CLEAR "
+      << "when wanted and EV_DELETE when not. (Filters are small "
+      << "negative numbers: EVFILT_READ is -1, EVFILT_WRITE -2; "
+      << "filter 0 means the element was never filled in with "
+      << "EV_SET.)" << kReadme;
+}
+
 TEST(KqueueMappingTest, InterestBecomesOneChangePerFilter) {
   const Token token{0xfeedfacecafebeefull};
-  const auto r = KqueueChangesFor(9, token, Interest::kReadable);
-  EXPECT_EQ(r[0].ident, 9u);
-  EXPECT_EQ(r[0].filter, EVFILT_READ);
-  EXPECT_TRUE(r[0].flags & EV_ADD)
-      << "readable interest adds EVFILT_READ." << kReadme;
-  EXPECT_TRUE(r[0].flags & EV_CLEAR)
-      << "registrations are edge-triggered: EV_CLEAR." << kReadme;
+  const Interest readable = Interest::kReadable;
+  const auto r = KqueueChangesFor(9, token, readable);
+  ExpectChange(r[0], readable, 0, EVFILT_READ, EV_ADD | EV_CLEAR,
+               "readable interest adds EVFILT_READ, edge-triggered (EV_CLEAR)");
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(r[0].udata), token.value)
       << "the token travels in udata, all 64 bits of it";
-  EXPECT_EQ(r[1].filter, EVFILT_WRITE);
-  EXPECT_TRUE(r[1].flags & EV_DELETE)
-      << "an fd registered for reading only must not keep an EVFILT_WRITE "
-         "filter (think of Reregister from writable to readable): delete it."
-      << kReadme;
+  ExpectChange(r[1], readable, 1, EVFILT_WRITE, EV_DELETE,
+               "an fd registered for reading only must not keep an "
+               "EVFILT_WRITE filter (think of Reregister from writable to "
+               "readable): delete it");
 
-  const auto w = KqueueChangesFor(9, token, Interest::kWritable);
-  EXPECT_TRUE(w[0].filter == EVFILT_READ && (w[0].flags & EV_DELETE))
-      << "writable only: EVFILT_READ is deleted";
-  EXPECT_TRUE(w[1].filter == EVFILT_WRITE && (w[1].flags & EV_ADD) &&
-              (w[1].flags & EV_CLEAR))
-      << "writable only: EVFILT_WRITE is added with EV_CLEAR";
+  const Interest writable = Interest::kWritable;
+  const auto w = KqueueChangesFor(9, token, writable);
+  ExpectChange(w[0], writable, 0, EVFILT_READ, EV_DELETE,
+               "writable only: EVFILT_READ is deleted");
+  ExpectChange(w[1], writable, 1, EVFILT_WRITE, EV_ADD | EV_CLEAR,
+               "writable only: EVFILT_WRITE is added, edge-triggered");
 
-  const auto both =
-      KqueueChangesFor(9, token, Interest::kReadable | Interest::kWritable);
-  EXPECT_TRUE((both[0].flags & EV_ADD) && (both[1].flags & EV_ADD))
-      << "both interests: both filters are added";
+  const Interest both = Interest::kReadable | Interest::kWritable;
+  const auto rw = KqueueChangesFor(9, token, both);
+  ExpectChange(rw[0], both, 0, EVFILT_READ, EV_ADD | EV_CLEAR,
+               "both interests: both filters are added");
+  ExpectChange(rw[1], both, 1, EVFILT_WRITE, EV_ADD | EV_CLEAR,
+               "both interests: both filters are added");
 }
 
 TEST(KqueueMappingTest, KernelFlagsBecomeEventBits) {
