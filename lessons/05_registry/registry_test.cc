@@ -875,6 +875,12 @@ TEST_F(RegistryLeakTest, AThousandRegisterDeregisterCyclesLeakNoFd) {
 
 TEST(PollLeakTest, AThousandPollsLeakNoFd) {
   if (!IsBuilt(kBackend)) GTEST_SKIP() << BackendName(kBackend) << " not built";
+  // One Poll first, here rather than in an earlier test: the Linux kqueue
+  // emulation frees a closed kqueue's hidden eventfd at the next kqueue() call
+  // (docs/kqueue-emulation.md, difference 2), so one closed kqueue's eventfd
+  // is always still open. Counting after one cycle counts it before and after;
+  // a Poll that leaks anything still adds 1000 to the count.
+  { Poll warm_up(kBackend); }
   const int fds_before = testing::CountOpenFds();
   for (int i = 0; i < 1000; ++i) {
     Poll poll(kBackend);
