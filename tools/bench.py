@@ -35,7 +35,9 @@ import tempfile
 import time
 
 import measure
+import mio_peer
 import redis_bench
+import syscall_count
 from bench_page import BINARIES, names_in_order, render_page
 from workshop_common import ROOT, bazel_env
 
@@ -237,7 +239,10 @@ def run_suite(root=ROOT, quick=False, out=sys.stdout, only=None):
     flags = ["--benchmark_format=json", "--benchmark_min_time=%s" % ("0.001" if quick else "0.2")]
     if reps > 1:
         flags += ["--benchmark_repetitions=%d" % reps, "--benchmark_report_aggregates_only=true"]
-    problems = []
+    # The real mio (tests/benchmarks/mio): its rows join the C++ rows of the same mode.
+    peer = mio_peer.Peer(root, quick, log) if any(not only or b in only for b in mio_peer.NOTES) else None
+    data["mio"] = peer.info if peer else None
+    problems = list(peer.problems) if peer else []
     for binary in BINARIES:
         if only and binary.name not in only:
             continue
@@ -265,11 +270,19 @@ def run_suite(root=ROOT, quick=False, out=sys.stdout, only=None):
             except (ValueError, KeyError) as e:
                 problems.append("%s %s: unreadable JSON: %s" % (binary.name, mode, e))
                 continue
+            peer_commands, peer_problems = peer.add_rows(binary.name, prefix, results, mode) if peer else ([], [])
+            problems += peer_problems
             add_ratios(binary, results)
             problems += ["%s (%s)" % (p, mode) for p in problems_in(binary, results)]
             data["machine"].setdefault("library_build_type", context.get("library_build_type", "?"))
             entry["runs"][mode] = {"command": shown, "results": results,
-                                   "load_avg": context.get("load_avg")}
+                                   "load_avg": context.get("load_avg"), "peer_commands": peer_commands}
+        if binary.name == "round_trip" and entry["runs"]:
+            if syscall_count.available():  # what each row's thread sleeps in, and its calls per wake
+                names = names_in_order(list(entry["runs"].values()))
+                entry["calls"] = syscall_count.round_trip_rows(path, names, pin_cpu, quick, log)
+            else:
+                problems.append("strace is missing: the round trips' system calls are not counted")
         data["binaries"].append(entry)
     if want_redis or want_stress:
         missing = redis_bench.missing_tools()
@@ -343,6 +356,7 @@ def quick_check(root=ROOT, out=sys.stdout):
         verdicts.append((n == len(redis_bench.TESTS) * len(redis_bench.PIPELINES),
                          "bench --quick: redis-benchmark %s: %d ratios to redis-server" % (mode, n)))
     verdicts += stress_verdicts(data.get("redis_stress"))
+    verdicts += mio_peer.check_verdicts(root, data.get("mio"))  # (None, why) when skipped
     if not problems:
         tmp = tempfile.mkdtemp(prefix="elfs-bench-check-")
         try:

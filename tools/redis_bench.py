@@ -28,6 +28,7 @@ import time
 
 import redis_attacks
 import redis_memory
+from syscall_count import parse_strace_summary
 
 # Lesson 12's reference server: the library's (loop/redis), built with -c opt.
 SERVER_TARGET = "//loop/redis:server"
@@ -131,16 +132,6 @@ def _bench_once(server, test, pipeline, requests, prefix):
 READS = {"read", "recvfrom", "recvmsg", "readv"}
 WRITES = {"write", "sendto", "sendmsg", "writev"}
 WAITS = {"epoll_wait", "epoll_pwait", "kevent"}
-
-
-def parse_strace_summary(text):
-    """{syscall: calls} from `strace -c -U name,calls,errors` output."""
-    calls = {}
-    for line in text.splitlines():
-        cells = line.split()
-        if len(cells) >= 2 and cells[1].isdigit() and cells[0] not in ("total", "syscall"):
-            calls[cells[0]] = calls.get(cells[0], 0) + int(cells[1])
-    return calls
 
 
 def _attached(tracer, deadline_s):

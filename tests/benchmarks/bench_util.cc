@@ -113,5 +113,14 @@ std::uint64_t RaiseFdLimit() {
   return limit.rlim_cur;
 }
 
+int FixedIterations() {
+  const char* text = std::getenv("ELFS_BENCH_ITERATIONS");
+  if (text == nullptr) return 0;
+  char* end = nullptr;
+  const long n = std::strtol(text, &end, 10);
+  if (end == text || *end != '\0' || n <= 0 || n > 100000000) return 0;
+  return static_cast<int>(n);
+}
+
 }  // namespace bench
 }  // namespace loop

@@ -84,6 +84,12 @@ void SkipOnError(benchmark::State& state, Body body) {
   }
 }
 
+// The environment's ELFS_BENCH_ITERATIONS as a positive count, or 0 when it is
+// unset or not a positive number. A benchmark registered with this many
+// Iterations() runs exactly that many: ./tools/bench counts a row's system
+// calls under strace at two fixed counts and divides the difference.
+int FixedIterations();
+
 // Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
 std::uint64_t RaiseFdLimit();
 

@@ -2,23 +2,38 @@
 // A back; one benchmark iteration is one round trip (real time, ns).
 //
 //   round_trip/raw_eventfd_epoll       the floor: per side an epoll with an
-//                                      edge-triggered eventfd; write, then
-//                                      epoll_wait + one read (what the Waker
-//                                      does, with nothing around it). The
+//                                      edge-triggered eventfd; one write, one
+//                                      epoll_wait, nothing else (each write is
+//                                      a new edge, so nothing is read). The
 //                                      baseline every ratio is taken to.
+//   round_trip/raw_eventfd_epoll_read  the same plus one read of the eventfd
+//                                      per wake: what a source that must be
+//                                      emptied costs (the pipe Waker)
 //   round_trip/condition_variable      std::mutex + std::condition_variable
+//                                      (sleeps on a futex)
 //   round_trip/waker/BACKEND/KIND      the final Waker (lesson 10), each kind
 //                                      on each backend: Wake(), Poll::Wait
 //                                      (which drains the source)
 //   round_trip/libuv_async_send        libuv: uv_async_send into the peer's
 //                                      uv_loop, uv_run(UV_RUN_ONCE) to wait
-//   round_trip/asio_post               Boost.Asio: asio::post into the peer's
-//                                      io_context, run_one_until() to wait
+//   round_trip/asio_post_reactor       Boost.Asio: asio::post into the peer's
+//                                      io_context, run_one_until() to wait,
+//                                      with a descriptor registered, so the
+//                                      reactor runs and the thread sleeps in
+//                                      epoll_wait (a server's io_context)
+//   round_trip/asio_post_futex         the same without any I/O object: the
+//                                      reactor never starts, and the thread
+//                                      sleeps on a futex (a condition
+//                                      variable), not in epoll_wait
+//
+// What each thread sleeps in, and the system calls per wake, are counted by
+// ./tools/bench under strace (ELFS_BENCH_ITERATIONS fixes the iterations).
 //
 // Ownership: each Mechanism owns both sides' resources (fds, loops, contexts)
 // and closes them in its destructor, after the echo thread has been joined.
 // Thread safety: side 0 is used only by the benchmark thread, side 1 only by
 // the echo thread, except Wake(side), which the other thread calls.
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 #include <uv.h>
@@ -26,6 +41,7 @@
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <chrono>
@@ -62,7 +78,8 @@ class Mechanism {
 
 class RawEventfdEpoll : public Mechanism {
  public:
-  RawEventfdEpoll() {
+  // read_back: read the eventfd after each wait (3 calls per wake, not 2).
+  explicit RawEventfdEpoll(bool read_back) : read_back_(read_back) {
     for (Side& s : sides_) {
       s.epoll.reset(epoll_create1(EPOLL_CLOEXEC));
       if (!s.epoll) Check(-1, "epoll_create1(EPOLL_CLOEXEC)");
@@ -83,7 +100,7 @@ class RawEventfdEpoll : public Mechanism {
     } while (n == -1 && errno == EINTR);
     Check(n, "epoll_wait");
     if (n == 0) return false;
-    s.eventfd.Take();
+    if (read_back_) s.eventfd.Take();
     return true;
   }
 
@@ -92,6 +109,7 @@ class RawEventfdEpoll : public Mechanism {
     RawEventfd eventfd;
     Fd epoll;  // closes itself, also when the constructor throws
   };
+  const bool read_back_;
   Side sides_[2];
 };
 
@@ -243,6 +261,21 @@ class Libuv : public Mechanism {
 
 class AsioPost : public Mechanism {
  public:
+  // with_reactor: register one descriptor (the read end of a pipe) with each
+  // io_context. Any I/O object starts Asio's reactor, whose epoll_wait the
+  // running thread then sleeps in; post() from another thread interrupts it
+  // (epoll_ctl on the reactor's eventfd). Without one, run_one_until() waits on
+  // a condition variable and post() notifies it.
+  explicit AsioPost(bool with_reactor) {
+    if (!with_reactor) return;
+    for (Side& s : sides_) {
+      int fds[2];
+      Check(pipe2(fds, O_CLOEXEC | O_NONBLOCK), "pipe2(O_CLOEXEC|O_NONBLOCK)");
+      s.pipe_write.reset(fds[1]);
+      // The stream_descriptor owns the read end from here on and closes it.
+      s.registered.emplace(s.context, fds[0]);
+    }
+  }
   void Wake(int side) override {
     Side* s = &sides_[side];
     boost::asio::post(s->context, [s] { s->woken = true; });
@@ -263,6 +296,9 @@ class AsioPost : public Mechanism {
     boost::asio::io_context context{1};  // concurrency hint: one thread runs it
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type>
         work = boost::asio::make_work_guard(context);
+    // The I/O object that starts the reactor, and its pipe's other end.
+    std::optional<boost::asio::posix::stream_descriptor> registered;
+    Fd pipe_write;
     bool woken = false;  // Only the thread running `context` touches it.
   };
   Side sides_[2];
@@ -319,10 +355,11 @@ void RoundTrip(benchmark::State& state,
 
 void Register(const std::string& name,
               std::function<std::unique_ptr<Mechanism>()> make) {
-  benchmark::RegisterBenchmark(
+  benchmark::internal::Benchmark* b = benchmark::RegisterBenchmark(
       ("round_trip/" + name).c_str(),
-      [make](benchmark::State& state) { RoundTrip(state, make); })
-      ->UseRealTime();
+      [make](benchmark::State& state) { RoundTrip(state, make); });
+  b->UseRealTime();
+  if (const int n = FixedIterations()) b->Iterations(n);
 }
 
 }  // namespace
@@ -332,14 +369,18 @@ void Register(const std::string& name,
 int main(int argc, char** argv) {
   using namespace loop::bench;  // NOLINT: main only
   Register("raw_eventfd_epoll",
-           [] { return std::make_unique<RawEventfdEpoll>(); });
+           [] { return std::make_unique<RawEventfdEpoll>(false); });
+  Register("raw_eventfd_epoll_read",
+           [] { return std::make_unique<RawEventfdEpoll>(true); });
   Register("condition_variable", [] { return std::make_unique<CondVar>(); });
   for (const WakerCase& c : AllWakerCases()) {
     Register("waker/" + CaseName(c),
              [c] { return std::make_unique<FinalWaker>(c); });
   }
   Register("libuv_async_send", [] { return std::make_unique<Libuv>(); });
-  Register("asio_post", [] { return std::make_unique<AsioPost>(); });
+  Register("asio_post_reactor",
+           [] { return std::make_unique<AsioPost>(true); });
+  Register("asio_post_futex", [] { return std::make_unique<AsioPost>(false); });
   return loop::bench::RunBenchmarks(argc, argv, [] {
     uv_loop_t loop;  // libuv's process-wide pipe opens with the first loop
     if (uv_loop_init(&loop) == 0) uv_loop_close(&loop);

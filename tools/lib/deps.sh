@@ -3,7 +3,7 @@
 #
 #   ensure_deps            Bazel, a C++ compiler, GoogleTest, Benchmark, Python 3, git
 #   ensure_deps --maintainer   also clang-format, clang, clangd and buildifier (for ./tools/check)
-#   ensure_deps --bench        also the "bench" group: libuv, Boost (Asio) and gnuplot,
+#   ensure_deps --bench        also the "bench" group: libuv, Boost (Asio), gnuplot and strace,
 #                              which only tests/benchmarks and ./tools/bench need
 #                              (./tools/check and ./tools/bench ask for it; ./tools/start
 #                              does not, so a learner never installs them)
@@ -62,6 +62,7 @@ _deps_missing_debian() {
     [ -f /usr/include/boost/asio.hpp ] || missing+=(libboost-dev)
     # gnuplot-nox: gnuplot without X11/Qt (the "gnuplot" package would pull in Qt).
     command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot-nox)
+    command -v strace >/dev/null 2>&1 || missing+=(strace)
   fi
   if _deps_has --redis "$@"; then
     { command -v redis-cli && command -v redis-benchmark; } >/dev/null 2>&1 || missing+=(redis-tools)
@@ -88,6 +89,7 @@ _deps_why() {
     libuv1-dev) echo "libuv, whose uv_async_send the benchmarks compare the Waker with (bench group)" ;;
     libboost-dev) echo "Boost (header-only Asio), whose post() the benchmarks compare the Waker with (bench group)" ;;
     gnuplot-nox) echo "draws the plots of docs/benchmarks.md (bench group)" ;;
+    strace) echo "counts the system calls of each benchmark row (bench group)" ;;
     redis-tools) echo "redis-cli and redis-benchmark, the real clients lesson 12's server is tested with (redis group)" ;;
     redis-server) echo "the real Redis, which ./tools/bench measures lesson 12's server against (redis group)" ;;
   esac
