@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 
+from scratch_copy import tracked_files
 from workshop_common import PROGRESS_ROW, lesson_status, parse_hints, progress_row
 
 # Markers of unwritten code: a starter's LOOP_TODO(...) call (lessons/todo.h) and its
@@ -25,13 +26,6 @@ TODO_MARKERS = ("TODO(lesson", "LOOP_TODO(")
 # Bazel files, which solutions/ must not hold: it is no Bazel package any more; its files
 # are tested by copying them over the starters (check_scratch.py).
 BAZEL_FILES = ("BUILD", "BUILD.bazel", "WORKSPACE", "WORKSPACE.bazel")
-
-
-def tracked_files(root, *patterns):
-    """The checkout's files as git sees them: tracked, and untracked but not ignored."""
-    proc = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "--"] + list(patterns),
-                          cwd=root, capture_output=True, text=True)
-    return [f for f in proc.stdout.splitlines() if os.path.isfile(os.path.join(root, f))]
 
 
 def _read(path):

@@ -17,8 +17,10 @@ import shutil
 import subprocess
 import tempfile
 
+import scratch_copy
 from check_bazel import tally_targets
-from check_lint import checkpoint_patch, sanitizer_quotes, tracked_files
+from check_lint import checkpoint_patch, sanitizer_quotes
+from scratch_copy import git_apply
 from workshop_common import bazel_env, bazel_test, lesson_status
 
 # The lessons ./tools/check repeats under each sanitizer, with their references copied
@@ -48,17 +50,13 @@ class ScratchCopy:
         self.log = log
         self.path = tempfile.mkdtemp(prefix="elfs-solved-")
         self.references_in = False
-        for f in tracked_files(root):
-            os.makedirs(os.path.dirname(os.path.join(self.path, f)), exist_ok=True)
-            shutil.copy2(os.path.join(root, f), os.path.join(self.path, f))
+        scratch_copy.copy_checkout(root, self.path)
 
     def copy_references(self, lessons):
         """Copies every REF over its FILE (once): the starters become the reference code."""
         if self.references_in:
             return
-        for l in lessons:
-            for e in l.edits:
-                shutil.copy2(os.path.join(self.root, l.reference(e)), os.path.join(self.path, l.package, e))
+        scratch_copy.copy_references(self.root, lessons, self.path)
         self.references_in = True
 
     def close(self):
@@ -100,8 +98,7 @@ def check_checkpoints(tally, lessons, tmp, log, root):
             what = "lesson %s checkpoint %s" % (l.number, name)
             if not os.path.isfile(patch):
                 continue  # lint_checkpoint_lines reports it
-            proc = subprocess.run(["git", "apply", "--unidiff-zero", "--whitespace=nowarn", patch], cwd=tmp,
-                                  capture_output=True, text=True)
+            proc = git_apply(tmp, patch, unidiff_zero=True)
             if proc.returncode != 0:
                 tally.add(False, "%s: %s does not apply to the starter: %s"
                           % (what, checkpoint_patch(l, name), proc.stderr.strip().splitlines()[:1]))
@@ -116,8 +113,7 @@ def check_checkpoints(tally, lessons, tmp, log, root):
                               "%s: %d passing, %d failing (lessons/manifest.txt:%d says %d passing, %d failing)"
                               % (what, p, f, n, want_p, want_f))
             finally:
-                rev = subprocess.run(["git", "apply", "-R", "--unidiff-zero", "--whitespace=nowarn", patch], cwd=tmp,
-                                     capture_output=True, text=True)
+                rev = git_apply(tmp, patch, reverse=True, unidiff_zero=True)
                 if rev.returncode != 0:
                     raise RuntimeError("could not revert %s in %s: %s" % (patch, tmp, rev.stderr))
 
@@ -193,8 +189,7 @@ def check_sanitizer_quotes(tally, tmp, log, root):
     what the sanitizer really prints for its patch."""
     for readme, n, config, target, patch, quote in sanitizer_quotes(root):
         what = "%s:%d (the --config=%s report for %s)" % (readme, n, config, patch)
-        proc = subprocess.run(["git", "apply", "--whitespace=nowarn", os.path.join(root, patch)], cwd=tmp,
-                              capture_output=True, text=True)
+        proc = git_apply(tmp, os.path.join(root, patch))
         if proc.returncode != 0:
             tally.add(False, "%s: the patch does not apply to the reference code: %s"
                       % (what, proc.stderr.strip().splitlines()[:1]))
@@ -205,8 +200,9 @@ def check_sanitizer_quotes(tally, tmp, log, root):
             with open(log, "a") as out_log:
                 out_log.write(run.stdout + run.stderr)
         finally:
-            subprocess.run(["git", "apply", "-R", "--whitespace=nowarn", os.path.join(root, patch)], cwd=tmp,
-                           capture_output=True, text=True, check=True)
+            rev = git_apply(tmp, os.path.join(root, patch), reverse=True)
+            if rev.returncode != 0:
+                raise RuntimeError("could not revert %s in %s: %s" % (patch, tmp, rev.stderr))
         missing = unmatched_quote_line(quote, run.stdout + run.stderr)
         tally.add(missing is None, "%s matches the real report" % what if missing is None else
                   "%s: the real report has no line like %r (in this order); quote what it prints now"

@@ -135,6 +135,7 @@ class TargetResult:
         self.status = status  # PASSED, FAILED, FAILED_TO_BUILD, TIMEOUT, NO_STATUS, ...
         self.cases = {}  # "Suite.Case" -> (passed: bool, message)
         self.crashed = False  # the binary died before writing per-case results
+        self.logs = []  # the test.log of each run
 
     @property
     def target(self):
@@ -197,7 +198,10 @@ def _bep_results(bep_path, root):
                     cases, crashed = parse_test_xml(f.read())
             except (OSError, ET.ParseError) as e:
                 cases, crashed = {}, "unreadable test.xml: %s" % e
-            r.cases.update(cases)
+            r.logs.append(os.path.join(os.path.dirname(p), "test.log"))
+            for case, outcome in cases.items():  # with --runs_per_test, a failure in any run counts
+                if case not in r.cases or r.cases[case][0]:
+                    r.cases[case] = outcome
             if crashed:
                 r.crashed = crashed
     return results

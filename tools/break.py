@@ -1,0 +1,382 @@
+#!/usr/bin/env python3
+"""./tools/break: predict, then break it. Each lesson has experiments: a plausible mistake,
+applied to the reference code. You say what you think will happen, the tool runs the
+lesson's tests with the mistake in place, and shows you what really happened.
+
+    ./tools/break                 the experiments of your current lesson (as ./tools/progress sees it)
+    ./tools/break NN              the experiments of lesson NN
+    ./tools/break NN NAME         run one: predict, run, compare, read
+
+It works in a scratch copy of the workshop (.cache/break/tree, with its own Bazel output
+base) that holds the reference code, so your own files in lessons/ are never touched and
+need not be finished. It runs offline. The experiment format is in experiments.py.
+Python 3 standard library only; never imports the maintainer suite (check_*.py, bench*).
+"""
+
+import argparse
+import fcntl
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import experiments  # noqa: E402
+import scratch_copy  # noqa: E402
+import timeline  # noqa: E402
+from workshop_common import ROOT, UsageError, find_lesson, lesson_status, load_manifest  # noqa: E402
+
+CACHE = os.path.join(".cache", "break")
+WIDTH = 100
+
+# ---------------------------------------------------------------------------------------
+# Matching a prediction with what happened: simple and kind. A case counts as named when
+# the prediction holds its name, or a word that only a few of the lesson's cases have
+# ("eintr", "release"), or most of the words of its name.
+
+STOP = {"the", "and", "that", "this", "with", "when", "then", "test", "tests", "case", "cases", "fail", "fails",
+        "failing", "will", "would", "should", "must", "after", "before", "from", "into", "every", "each", "one",
+        "two", "not", "does", "its", "are", "all", "for", "until", "while", "is", "a", "an", "of", "on", "to",
+        "it", "in", "no", "by", "at", "or", "be", "as", "if", "pass", "passes", "think", "only", "also"}
+NUMBER_WORDS = {"none": 0, "nothing": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+                "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+
+
+def words(text):
+    """Lower-case words of text, CamelCase and snake_case split: "EdgeTriggered_x" -> edge, triggered, x."""
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text)
+    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", text)
+    return [w for w in re.split(r"[^a-z0-9]+", text.lower()) if w]
+
+
+def _name(case):
+    """"Kinds/EarlyDrop.WakeThenDrop/eventfd_on_epoll" -> "WakeThenDrop"."""
+    return case.split(".", 1)[-1].split("/")[0]
+
+
+def _significant(case):
+    return [w for w in words(_name(case)) if w not in STOP and len(w) >= 3]
+
+
+def _same_word(a, b):
+    return a == b or (min(len(a), len(b)) >= 5 and (a.startswith(b[:5]) and b.startswith(a[:5])))
+
+
+def named_cases(prediction, cases):
+    """The cases (target, "Suite.Case") of `cases` that the prediction names."""
+    flat = re.sub(r"[^a-z0-9]", "", prediction.lower())
+    said = [w for w in words(prediction) if w not in STOP and len(w) >= 3]
+    names = {_name(c) for _, c in cases}
+    rare = max(1, min(3, (len(names) - 1) // 4))
+    picked = set()
+    for w in said:  # a word that only a few cases have names those cases
+        having = {n for n in names if any(_same_word(w, x) for x in _significant("." + n))}
+        if len(w) >= 4 and len(having) <= rare:
+            picked |= having
+    out = set()
+    for target, case in cases:
+        name, sig = _name(case), _significant(case)
+        hits = [w for w in sig if any(_same_word(w, s) for s in said)]
+        if name in picked or (len(name) >= 6 and name.lower() in flat) or (sig and len(hits) * 2 >= len(sig) + 1):
+            out.add((target, case))
+    return out
+
+
+def predicted_count(prediction):
+    """A number of failing cases the prediction states ("3", "three", "none"), or None."""
+    for w in words(prediction):
+        if w.isdigit() and len(w) <= 3:
+            return int(w)
+        if w in NUMBER_WORDS:
+            return NUMBER_WORDS[w]
+    return None
+
+
+def compare(prediction, failing, everything):
+    """Lines that tell the learner how their prediction did."""
+    if not prediction.strip():
+        return ["You made no prediction this time. Next time, guess first: it is how the lesson sticks."]
+    failing = {c for c in failing if c[1] != "*"}
+    named = named_cases(prediction, everything)
+    lines = []
+    count = predicted_count(prediction)
+    if count is not None and not named:
+        lines.append("You predicted %d failing case%s; %d failed." % (count, "" if count == 1 else "s", len(failing))
+                     + (" Right." if count == len(failing) else ""))
+    if failing:
+        got = failing & named
+        lines.append("Your prediction named %d of the %d failing case%s%s" % (
+            len(got), len(failing), "" if len(failing) == 1 else "s",
+            ": all of them. Well predicted." if got == failing else "." if got else
+            ". The failures below are the surprise: that is what this experiment is for."))
+    elif not named:
+        lines.append("Nothing failed, and your prediction named no test. Well predicted.")
+    extra = sorted({_name(c) for _, c in named - failing})
+    if extra:
+        lines.append("It also named %s, which passed." % ", ".join(extra[:6]))
+    return lines
+
+
+# ---------------------------------------------------------------------------------------
+# The scratch copy.
+
+
+def prepare_scratch(root, lessons):
+    """Brings .cache/break/tree up to date with the checkout, references in place. Returns
+    (tree, first): first is True until a build has finished there."""
+    base = os.path.join(root, CACHE)
+    tree = os.path.join(base, "tree")
+    os.makedirs(tree, exist_ok=True)
+    listing = os.path.join(base, "files.txt")
+    previous = open(listing).read().split("\n") if os.path.exists(listing) else []
+    files = scratch_copy.copy_checkout(root, tree, skip=scratch_copy.edited_files(lessons), previous=previous)
+    with open(listing, "w") as f:
+        f.write("\n".join(files))
+    scratch_copy.copy_references(root, lessons, tree)
+    # The copy's own Bazel server stops after 15 idle minutes instead of three hours.
+    mine = os.path.join(root, "user.bazelrc")
+    text = open(mine).read() if os.path.exists(mine) else ""
+    rc = os.path.join(tree, "user.bazelrc")
+    text += "\n# Added by ./tools/break for its scratch copy.\nstartup --max_idle_secs=900\n"
+    if not os.path.exists(rc) or open(rc).read() != text:
+        with open(rc, "w") as f:
+            f.write(text)
+    return tree, not os.path.exists(os.path.join(base, "built"))
+
+
+def locked(root):
+    """Holds .cache/break/lock for this process's lifetime, or says who has it."""
+    os.makedirs(os.path.join(root, CACHE), exist_ok=True)
+    f = open(os.path.join(root, CACHE, "lock"), "w")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise UsageError("another ./tools/break is running in this checkout; wait for it to finish")
+    return f
+
+
+# ---------------------------------------------------------------------------------------
+# Listing.
+
+
+def current_lesson(root, lessons, out):
+    import workshop  # the learner's commands: ./tools/progress's way of finding the current lesson
+
+    out.write("Finding your current lesson, as ./tools/progress does...\n")
+    out.flush()
+    results, _, _ = workshop.run_lesson_tests(root, out=out)
+    current, _ = workshop.next_lesson([(l, lesson_status(l, results)[2]) for l in lessons])
+    return current
+
+
+def list_experiments(root, lesson, out):
+    exps = experiments.load_experiments(root, lesson)
+    out.write("\nLesson %s, %s: %d experiment%s.\n" % (lesson.number, lesson.title, len(exps),
+                                                       "" if len(exps) == 1 else "s"))
+    for e in exps:
+        out.write("\n  %s\n%s\n" % (e.name, wrap(e.title + " " + e.predict, 6)))
+    if exps:
+        out.write("\nRun one: ./tools/break %s %s\n" % (lesson.number, exps[0].name))
+    return 0
+
+
+def wrap(text, indent):
+    return textwrap.fill(text, WIDTH, initial_indent=" " * indent, subsequent_indent=" " * indent)
+
+
+# ---------------------------------------------------------------------------------------
+# Running one.
+
+
+def ask(exp, args, out, ask_fn):
+    out.write("\nLesson %s, experiment %s\n\n%s\n\n%s\n\n" % (exp.lesson.number, exp.name,
+                                                             wrap("Title:   " + exp.title, 0),
+                                                             wrap("Predict: " + exp.predict, 0)))
+    if args.no_predict or not sys.stdin.isatty():
+        out.write("(No prediction asked: %s.)\n" % ("--no-predict" if args.no_predict else "input is not a terminal"))
+        return ""
+    try:
+        return ask_fn("Your prediction (a line; test names, a number, or your own words): ")
+    except EOFError:
+        return ""
+
+
+MECHANICS = re.compile(r"^(Expected equality of these values:|Value of: |Expected: |Actual: |Which is: |Failed$|With diff:|@@ |[-+])")
+
+
+def excerpt(message, fragments, most=10):
+    """A failure message as the learner needs it: where it failed, the test's own
+    explanation (not gtest's "Expected equality of these values" lines), and every line
+    holding a Shows fragment; at most `most` lines once wrapped."""
+    body = [l for l in (message or "").strip().splitlines() if l.strip()]
+    explained = [l for l in body[1:] if not l.startswith(" ") and not MECHANICS.match(l)]
+    keep = body[:1] + (explained[:3] or body[1:4])
+    keep += [l for l in body if l not in keep and any(f.lower() in l.lower() for f in fragments)]
+    out = []
+    for l in sorted(set(keep), key=body.index):
+        out += textwrap.wrap(l, WIDTH - 11, initial_indent=" " * 9, subsequent_indent=" " * 11) or [""]
+    return "\n".join(out[:most] + ([" " * 9 + "..."] if len(out) > most else []))
+
+
+def group(cases):
+    """[(target, case)] -> [(shown name, [(target, case)])], the variants of one case together:
+    "EarlyDrop.WakeThenDropBeforePoll" for its five kinds, one line for both backends."""
+    groups = {}
+    for t, c in sorted(cases):
+        suite, _, name = c.partition(".")
+        key = "%s.%s" % (suite.split("/")[-2] if suite.count("/") >= 1 and c != "*" else suite, _name(c))
+        if c == "*":
+            key = "%s (the whole target)" % t
+        groups.setdefault(key, []).append((t, c))
+    return sorted(groups.items())
+
+
+def report(exp, outcome, prediction, out):
+    failing = sorted(outcome.failing)
+    cases = [f for f in failing if f[1] != "*"]
+    whole = sorted(t for t, c in failing if c == "*")
+    out.write("\nWhat really happened (bazel test took %.0f s):\n" % outcome.seconds)
+    if not failing:
+        out.write("  Every one of the lesson's %d test cases passed.\n" % len(outcome.passed))
+    elif cases:
+        out.write("  %d of %d test cases failed:\n" % (len(cases), len(cases) + len(outcome.passed)))
+    if whole:
+        out.write("  %s gave no per-case results: %s.\n" % (", ".join(whole), "no test case ran"))
+    named = named_cases(prediction, failing + outcome.passed) if prediction.strip() else set()
+    for key, members in group(failing):
+        variants = sorted({t for t, _ in members} | {c.split("/", 1)[1] if "/" in c.split(".", 1)[-1] else ""
+                                                       for _, c in members} - {""})
+        mark = "   <- you named it" if any(m in named for m in members) else ""
+        out.write("\n  FAILED %s%s%s\n" % (key, "" if len(members) == 1 else "  (%d: %s)" % (
+            len(members), ", ".join(v for v in variants if v)), mark))
+        t, c = members[0]
+        message = outcome.failing[(t, c)]
+        if c == "*":
+            message = "\n".join([message] + [l for l in (outcome.logs.get(t, "") + "\n" + outcome.output).splitlines()
+                                            if any(f.lower() in l.lower() for f in exp.shows) or " error: " in l][:6])
+        out.write(excerpt(message, exp.shows) + "\n")
+    if failing and outcome.passed:
+        out.write("\n  The other %d passed.\n" % len(outcome.passed))
+    if outcome.logs:
+        out.write("  Each failing target's whole output: %s\n" % ", ".join(
+            os.path.join(CACHE, "tree", "bazel-testlogs", exp.lesson.package, t, "test.log") for t in sorted(outcome.logs)))
+    problems = experiments.judge(exp, outcome)
+    expected = len(exp.fails)
+    out.write("\n")
+    if not problems:
+        out.write(wrap("This experiment expects exactly %s, and so it was." % (
+            "these %d to fail" % expected if expected > 1 else "this one to fail" if expected else
+            "no test to fail, and what it measures" if not exp.expects else "what it measures"), 0) + "\n")
+    else:
+        out.write("This run differs from what the experiment expects (your checkout may have changed, "
+                  "or a race went the other way):\n" + "".join("  - %s\n" % p for p in problems))
+    for key, value in sorted(outcome.measured.items()):
+        out.write("  measured %s = %s\n" % (key, "?" if value is None else "%g" % value))
+    out.write("\n" + "\n".join(wrap(l, 0) for l in compare(prediction, set(outcome.failing),
+                                                            failing + outcome.passed)) + "\n")
+    return problems
+
+
+def trace(root, dest, exp, save_to):
+    """Runs the Trace case under strace while the patch is in place, draws it, and returns
+    what to tell the learner."""
+    target, case = exp.trace
+    if shutil.which("strace") is None:
+        return "\n(strace is not installed, so there is no timeline: sudo apt-get install strace)\n"
+    binary = os.path.join(dest, "bazel-bin", exp.lesson.package, target)
+    tmp = tempfile.mkdtemp(prefix="elfs-trace-")
+    try:
+        raw = os.path.join(tmp, "strace.txt")
+        cmd = ["strace", "-f", "-ttt", "-y", "-e", "trace=" + ",".join(timeline.SYSCALLS), "-o", raw, binary,
+               "--gtest_filter=" + case]
+        subprocess.run(cmd, cwd=dest, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120,
+                       env=dict(os.environ, TEST_TMPDIR=tmp))
+        with open(raw) as f:
+            text = f.read()
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "\n(could not trace %s: %s)\n" % (case, e)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    svg = os.path.join(root, CACHE, "%s-%s.svg" % (exp.lesson.number, exp.name))
+    title = "Lesson %s, %s: %s" % (exp.lesson.number, exp.name, exp.title)
+    with open(svg, "w") as f:
+        f.write(timeline.render(timeline.parse(text), title, "%s %s, traced with strace -f" % (target, case)))
+    said = ("\nThe system calls of %s, one lane per thread, as a timeline:\n  %s\n  (open it in a browser)\n"
+            % (case, os.path.relpath(svg, os.getcwd())))
+    if save_to:
+        shutil.copyfile(svg, save_to)
+        said += "  (copied to %s)\n" % save_to
+    return said
+
+
+def run_one(root, lessons, exp, args, out, ask_fn=input):
+    prediction = ask(exp, args, out, ask_fn)
+    lock = locked(root)
+    try:
+        tree, first = prepare_scratch(root, lessons)
+        log = os.path.join(root, CACHE, "bazel.log")
+        open(log, "w").close()
+        out.write("\nRunning it: the reference code of lesson %s with this mistake, `bazel test //%s:all`%s,\n"
+                  "in a scratch copy (%s/tree; Bazel's output: %s/bazel.log). Your lessons/ are not touched.\n"
+                  % (exp.lesson.number, exp.lesson.package,
+                     (" --config=%s" % exp.config if exp.config else "") +
+                     (" --runs_per_test=%d" % exp.runs if exp.runs > 1 else ""), CACHE, CACHE))
+        if first:
+            out.write("This is the first run: the scratch copy builds the library and the lesson once, which takes "
+                      "a few minutes. After that an experiment takes seconds.\n")
+        elif exp.config:
+            out.write("(The first --config=%s run builds the lesson again with the sanitizer: a minute or so.)\n"
+                      % exp.config)
+        out.flush()
+        traced = []
+        hook = (lambda _: traced.append(trace(root, tree, exp, args.save_timeline))) if exp.trace else None
+        started = time.time()
+        outcome = experiments.run_experiment(root, tree, exp, log, while_patched=hook)
+        if outcome.passed or outcome.failing:
+            open(os.path.join(root, CACHE, "built"), "w").close()
+        problems = report(exp, outcome, prediction, out)
+        out.write("".join(traced))
+        readme = "%s/README.md" % exp.lesson.package
+        out.write("\nRead: README section \"%s\" (%s)\n" % (exp.explains, readme))
+        out.write("(%.0f s in all.)\n" % (time.time() - started))
+        return 0 if not problems else 1
+    finally:
+        lock.close()
+
+
+def main(argv=None, root=ROOT, out=sys.stdout):
+    parser = argparse.ArgumentParser(prog="tools/break", description=__doc__.splitlines()[0],
+                                     epilog="Examples: ./tools/break 02   ./tools/break 02 forget-eintr")
+    parser.add_argument("lesson", nargs="?", help="a lesson number (01) or name (01_fd, fd)")
+    parser.add_argument("name", nargs="?", help="an experiment of that lesson (see ./tools/break NN)")
+    parser.add_argument("--no-predict", action="store_true", help="do not ask for a prediction")
+    parser.add_argument("--save-timeline", metavar="PATH", help="also copy the experiment's timeline SVG to PATH "
+                        "(docs/lesson09-timeline.svg is made this way)")
+    args = parser.parse_args(argv)
+    try:
+        lessons = load_manifest(root)
+        if args.lesson is None:
+            lesson = current_lesson(root, lessons, out)
+            if lesson is None:
+                out.write("Every lesson is green. Pick any: ./tools/break NN (00 to %s).\n" % lessons[-1].number)
+                return 0
+            return list_experiments(root, lesson, out)
+        lesson = find_lesson(lessons, args.lesson)
+        if args.name is None:
+            return list_experiments(root, lesson, out)
+        exp = experiments.find_experiment(experiments.load_experiments(root, lesson), args.name)
+        return run_one(root, lessons, exp, args, out)
+    except UsageError as e:
+        sys.stderr.write("error: %s\n" % e)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

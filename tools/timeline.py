@@ -1,0 +1,206 @@
+"""System calls per thread, from `strace -f -ttt -y`, drawn as an SVG timeline: one column
+per thread, time flowing down, a bar for each call that blocked (an epoll_wait asleep),
+labelled with fd numbers and what they are (eventfd, pipe, epoll).
+
+./tools/break draws one for an experiment with a `Trace:` line (lesson 09's early drop);
+docs/lesson09-timeline.svg is such a drawing (see lessons/09_early_drop/README.md for the
+command that makes it). Python 3 standard library only.
+"""
+
+import math
+import re
+from xml.sax.saxutils import escape
+
+SYSCALLS = ("eventfd2", "pipe2", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "write", "read", "close")
+
+_LINE = re.compile(r"^(\d+)\s+(\d+\.\d+)\s+(.*)$")
+_CALL = re.compile(r"^(\w+)\((.*)$")
+_RESUMED = re.compile(r"^<\.\.\. (\w+) resumed>(.*)$")
+_FD = re.compile(r"(\d+)<([^>]*)>")
+_RESULT = re.compile(r"\)\s+=\s+(-?\d+)(?:<[^>]*>)?(?:\s+(E[A-Z]+))?")
+
+
+class Call:
+    def __init__(self, tid, name, start, args):
+        self.tid, self.name, self.start, self.args = tid, name, start, args
+        self.end = None  # set when the call blocked (<unfinished ...>, then resumed)
+        self.result, self.errno = None, None
+
+    def finish(self, tail):
+        m = _RESULT.search(tail)
+        if m:
+            self.result, self.errno = int(m.group(1)), m.group(2)
+        self.args += tail
+
+
+def kind_of(path):
+    if "eventfd" in path:
+        return "eventfd"
+    if "eventpoll" in path:
+        return "epoll"
+    if path.startswith("pipe:"):
+        return "pipe"
+    return None
+
+
+def parse(text):
+    """The calls of an `strace -f -ttt -y` log that touch an eventfd, a pipe or an epoll fd,
+    in the order they started."""
+    calls, pending = [], {}
+    for line in text.splitlines():
+        m = _LINE.match(line)
+        if not m:
+            continue
+        tid, ts, rest = int(m.group(1)), float(m.group(2)), m.group(3)
+        resumed = _RESUMED.match(rest)
+        if resumed:
+            call = pending.pop((tid, resumed.group(1)), None)
+            if call:
+                call.end = ts
+                call.finish(resumed.group(2))
+            continue
+        c = _CALL.match(rest)
+        if not c or c.group(1) not in SYSCALLS:
+            continue
+        call = Call(tid, c.group(1), ts, c.group(2))
+        if "<unfinished ...>" in rest:
+            pending[(tid, call.name)] = call
+        else:
+            call.finish("")
+        if relevant(call):
+            calls.append(call)
+    return calls
+
+
+def fds(call):
+    """[(number, kind)] of the descriptors a call names, in order."""
+    return [(int(n), kind_of(p)) for n, p in _FD.findall(call.args)]
+
+
+def relevant(call):
+    if call.name in ("eventfd2", "pipe2", "epoll_create1"):
+        return True
+    named = fds(call)
+    return bool(named) and named[0][1] is not None
+
+
+def _token(call):
+    m = re.search(r"u64=(\d+)", call.args)
+    return int(m.group(1)) if m else None
+
+
+def label(call, tokens):
+    """One line for a call, and a note on what it means (or "")."""
+    named = fds(call)
+    first = "%s %d" % (named[0][1], named[0][0]) if named and named[0][1] else ""
+    failed = " = -1 %s" % call.errno if call.errno else ""
+    if call.name in ("eventfd2", "epoll_create1"):
+        return "%s() = %s%s" % (call.name, first or "fd %s" % call.result, failed), ""
+    if call.name == "pipe2":
+        return "pipe2() = pipe %s%s" % (", ".join(str(n) for n, _ in named), failed), ""
+    if call.name == "epoll_ctl":
+        op = re.search(r"EPOLL_CTL_(\w+)", call.args)
+        target = "%s %d" % (named[1][1] or "fd", named[1][0]) if len(named) > 1 else "?"
+        token = _token(call)
+        return "epoll_ctl(%s, %s %s%s)%s" % (first, op.group(1) if op else "?", target,
+                                             ", token %d" % token if token is not None else "", failed), ""
+    if call.name in ("epoll_wait", "epoll_pwait"):
+        timeout = re.search(r",\s*(-?\d+)(?:,[^)]*)?\)\s*=", call.args)
+        forever = timeout and timeout.group(1) == "-1"
+        got = [int(t) for t in re.findall(r"u64=(\d+)", call.args)]
+        seen = ", ".join("token %d%s" % (t, " (%s)" % tokens[t] if t in tokens else "") for t in got)
+        head = "%s(%s%s)" % (call.name, first, ", no timeout" if forever else
+                             ", %s ms" % timeout.group(1) if timeout else "")
+        return head, ("returns %d event%s%s" % (call.result, "" if call.result == 1 else "s",
+                                                 ": " + seen if seen else "") if call.result is not None else "")
+    if call.name in ("write", "read"):
+        note = ""
+        if call.name == "write" and named and named[0][1] == "eventfd" and not call.errno:
+            note = "counter + 1: a wake is pending"
+        return "%s(%s) = %s%s" % (call.name, first, call.result, " " + call.errno if call.errno else ""), note
+    if call.name == "close":
+        note = "the eventfd and its pending wake are gone" if named and named[0][1] == "eventfd" else ""
+        return "close(%s)%s" % (first, failed), note
+    return call.name, ""
+
+
+def _roles(calls):
+    order, doing = [], {}
+    for c in calls:
+        if c.tid not in doing:
+            order.append(c.tid)
+            doing[c.tid] = []
+        what = {"epoll_wait": "waits", "epoll_pwait": "waits", "write": "writes", "close": "closes",
+                "epoll_ctl": "registers", "eventfd2": "creates", "pipe2": "creates", "epoll_create1": "creates",
+                "read": "reads"}[c.name]
+        if what not in doing[c.tid]:
+            doing[c.tid].append(what)
+    return order, {t: "thread %d (tid %d): %s" % (i + 1, t, ", ".join(doing[t])) for i, t in enumerate(order)}
+
+
+def render(calls, title, subtitle):
+    """The SVG text. Rows are calls (and the ends of blocking calls) in time order; a long
+    gap adds space, on a log scale, and its length is printed."""
+    if not calls:
+        return _svg(640, 120, ['<text x="20" y="60" class="t">No traced call touched an eventfd, a pipe or an '
+                               'epoll fd.</text>'], title, subtitle)
+    order, roles = _roles(calls)
+    tokens = {}
+    for c in calls:
+        named = fds(c)
+        if c.name == "epoll_ctl" and len(named) > 1 and _token(c) is not None:
+            tokens[_token(c)] = "%s %d" % (named[1][1] or "fd", named[1][0])
+    t0 = calls[0].start
+    events = sorted([(c.start, 0, c) for c in calls] + [(c.end, 1, c) for c in calls if c.end is not None],
+                    key=lambda e: (e[0], e[1]))
+    lane_w, time_w, top, row = 360, 120, 96, 34
+    width = time_w + lane_w * len(order) + 20
+    body, y, last, where = [], top, None, {}
+    for i, tid in enumerate(order):
+        x = time_w + i * lane_w
+        body.append('<text x="%d" y="%d" class="h">%s</text>' % (x + 8, top - 18, escape(roles[tid])))
+    for ts, is_end, c in events:
+        if last is not None and ts - last > 0.001:
+            gap = ts - last
+            extra = int(12 * math.log10(1 + gap * 1e3))
+            body.append('<text x="10" y="%d" class="g">... %s</text>' % (y + extra // 2, _ms(gap)))
+            y += extra + 12
+        x = time_w + order.index(c.tid) * lane_w
+        head, note = label(c, tokens)
+        body.append('<text x="10" y="%d" class="s">+%s</text>' % (y, _ms(ts - t0)))
+        if is_end:
+            y0 = where[id(c)]
+            body.append('<rect x="%d" y="%d" width="10" height="%d" class="b"/>' % (x + 4, y0 - 10, y - y0 + 4))
+            body.append('<text x="%d" y="%d" class="e">%s</text>' % (x + 20, y, escape(
+                "%s after %s" % (note or "returns", _ms(c.end - c.start)))))
+        else:
+            where[id(c)] = y
+            body.append('<circle cx="%d" cy="%d" r="4" class="%s"/>' % (x + 9, y - 4, "w" if c.end else "d"))
+            body.append('<text x="%d" y="%d" class="c">%s</text>' % (x + 20, y, escape(head)))
+            if note and not c.end:
+                body.append('<text x="%d" y="%d" class="n">%s</text>' % (x + 20, y + 13, escape(note)))
+            elif c.end:
+                body.append('<text x="%d" y="%d" class="n">asleep in the kernel</text>' % (x + 20, y + 13))
+        last = ts
+        y += row
+    for i in range(len(order) + 1):
+        x = time_w + i * lane_w
+        body.insert(0, '<line x1="%d" y1="%d" x2="%d" y2="%d" class="l"/>' % (x, top - 34, x, y))
+    body.append('<text x="10" y="%d" class="n">Times: strace -ttt, from the first call shown. A gap longer than '
+                '1 ms is drawn shorter than it is; its length is printed.</text>' % (y + 10))
+    return _svg(width, y + 26, body, title, subtitle)
+
+
+def _ms(seconds):
+    ms = seconds * 1e3
+    return "%.3f ms" % ms if ms < 10 else "%.0f ms" % ms
+
+
+def _svg(width, height, body, title, subtitle):
+    style = ("text{font-family:monospace;font-size:12px;fill:#222}.h{font-weight:bold}.T{font-size:15px;"
+             "font-weight:bold}.s{fill:#777}.g{fill:#b00}.n{fill:#666;font-style:italic}.e{fill:#b00}"
+             ".l{stroke:#ccc}.b{fill:#f2c4c4;stroke:#b00}.d{fill:#333}.w{fill:#b00}")
+    return ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">\n'
+            '<style>%s</style>\n<rect width="100%%" height="100%%" fill="white"/>\n'
+            '<text x="10" y="24" class="T">%s</text>\n<text x="10" y="44">%s</text>\n%s\n</svg>\n'
+            % (width, height, width, height, style, escape(title), escape(subtitle), "\n".join(body)))
