@@ -1,12 +1,13 @@
 """./tools/check's lints: what can be checked by reading files, without building anything
 (and the comparisons of test results with what the manifest and the READMEs promise).
 
-The maintainer suite is split into four modules; only maintainers read them:
+The maintainer suite is split into five modules; only maintainers read them:
 
     check_suite.py    the entry point (./tools/check) and the list of steps, one function each
     check_lint.py     this file: layout, manifest references, quotes in READMEs, formatting
     check_bazel.py    checks that ask Bazel in the checkout itself (layering, editors, ...)
     check_scratch.py  the scratch copy: checkpoints, the reference code copied in, sanitizers
+    check_quotes.py   quotes of real output: the markers, the comparison, the message lint
 
 Python 3 standard library only.
 """
@@ -17,6 +18,7 @@ import shutil
 import subprocess
 
 from scratch_copy import tracked_files
+from check_quotes import lint_message_quotes, output_quotes
 from workshop_common import PROGRESS_ROW, lesson_status, parse_hints, progress_row
 
 # Markers of unwritten code: a starter's LOOP_TODO(...) call (lessons/todo.h) and its
@@ -73,6 +75,7 @@ def lint_layout(lessons, root):
         if os.path.isfile(hints) and len(parse_hints(_read(hints))) < 3:
             problems.append("lesson %s: HINTS.md needs at least three '## Hint N' tiers" % l.number)
     problems += lint_failure_quotes(root)
+    problems += lint_message_quotes(root)
     problems += lint_solutions(lessons, root)
     return problems
 
@@ -80,13 +83,14 @@ def lint_layout(lessons, root):
 def lint_solutions(lessons, root):
     """solutions/ holds no Bazel package, and only files something names: a manifest REF,
     a checkpoint's patch (solutions/NN/checkpoints/NAME.patch) or the patch of a quoted
-    sanitizer report (<!-- sanitizer-output CONFIG TARGET PATCH --> in a README)."""
+    sanitizer report or test output (<!-- sanitizer-output CONFIG TARGET PATCH -->,
+    <!-- test-output TARGET PATCH --> in a README: check_quotes.py)."""
     top = os.path.join(root, "solutions")
     if not os.path.isdir(top):
         return []
     named = {l.reference(e) for l in lessons for e in l.edits}
     named |= {checkpoint_patch(l, c[0]) for l in lessons for c in l.checkpoints}
-    named |= {q[4] for q in sanitizer_quotes(root)}
+    named |= {q[4] for q in output_quotes(root)}
     problems = []
     for dirpath, dirs, files in os.walk(top):
         dirs.sort()
@@ -98,7 +102,7 @@ def lint_solutions(lessons, root):
                 continue
             if rel not in named:
                 problems.append("%s is named by no 'edit FILE REF' of lessons/manifest.txt, no checkpoint and no "
-                                "quoted sanitizer report: delete it, or name it" % rel)
+                                "quoted sanitizer report or test output: delete it, or name it" % rel)
             if "TODO(lesson" in _read(os.path.join(dirpath, f)):
                 problems.append("%s still carries a TODO(lesson ...) marker" % rel)
     return problems
@@ -215,23 +219,11 @@ def lint_checkpoint_lines(lessons, root):
     return problems
 
 
-_SANITIZER_OUTPUT = re.compile(r"<!-- sanitizer-output (asan|tsan) (//\S+) (\S+\.patch) -->")
-
-
 def sanitizer_quotes(root):
     """[(readme, line, config, target, patch, quoted lines)] for each README block marked
     `<!-- sanitizer-output CONFIG TARGET PATCH -->`: what the sanitizer prints for the
-    reference code with PATCH applied (a deliberate bug)."""
-    found = []
-    for readme in _readmes(root):
-        lines = _read(os.path.join(root, readme)).splitlines()
-        for i, text in enumerate(lines):
-            m = _SANITIZER_OUTPUT.search(text)
-            if not m or i + 1 >= len(lines) or not lines[i + 1].startswith("```"):
-                continue
-            end = next((j for j in range(i + 2, len(lines)) if lines[j].startswith("```")), len(lines))
-            found.append((readme, i + 1, m.group(1), m.group(2), m.group(3), lines[i + 2:end]))
-    return found
+    reference code with PATCH applied (a deliberate bug). check_quotes.py reads the markers."""
+    return [q for q in output_quotes(root) if q[2]]
 
 
 # ---------------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ import tempfile
 
 import scratch_copy
 from check_bazel import tally_targets
-from check_lint import checkpoint_patch, sanitizer_quotes
+from check_lint import checkpoint_patch
+from check_quotes import output_quotes, unmatched_quote_text
 from scratch_copy import git_apply
 from workshop_common import bazel_env, bazel_test, lesson_status
 
@@ -184,26 +185,32 @@ def unmatched_quote_line(quote, output):
     return None
 
 
-def check_sanitizer_quotes(tally, tmp, log, root):
-    """In the scratch copy tmp (reference code in place): each quoted sanitizer report is
-    what the sanitizer really prints for its patch."""
-    for readme, n, config, target, patch, quote in sanitizer_quotes(root):
-        what = "%s:%d (the --config=%s report for %s)" % (readme, n, config, patch)
+def check_output_quotes(tally, tmp, log, root, sanitizers):
+    """In the scratch copy tmp (reference code in place): each quoted sanitizer report
+    (sanitizers=True) or quoted test output (sanitizers=False) is what a real run prints
+    with its patch applied (check_quotes.py reads the markers)."""
+    for readme, n, config, target, patch, quote in output_quotes(root):
+        if bool(config) != sanitizers:
+            continue
+        what = "%s:%d (%s for %s)" % (readme, n, "the --config=%s report" % config if config else "the test output",
+                                      patch)
         proc = git_apply(tmp, os.path.join(root, patch))
         if proc.returncode != 0:
             tally.add(False, "%s: the patch does not apply to the reference code: %s"
                       % (what, proc.stderr.strip().splitlines()[:1]))
             continue
         try:
-            run = subprocess.run(["bazel", "test", "--config=" + config, "--test_output=errors", target], cwd=tmp,
-                                 capture_output=True, text=True, env=bazel_env())
+            run = subprocess.run(["bazel", "test"] + (["--config=" + config] if config else []) +
+                                 ["--test_output=errors", target], cwd=tmp, capture_output=True, text=True,
+                                 env=bazel_env())
             with open(log, "a") as out_log:
                 out_log.write(run.stdout + run.stderr)
         finally:
             rev = git_apply(tmp, os.path.join(root, patch), reverse=True)
             if rev.returncode != 0:
                 raise RuntimeError("could not revert %s in %s: %s" % (patch, tmp, rev.stderr))
-        missing = unmatched_quote_line(quote, run.stdout + run.stderr)
-        tally.add(missing is None, "%s matches the real report" % what if missing is None else
-                  "%s: the real report has no line like %r (in this order); quote what it prints now"
+        compare = unmatched_quote_line if config else unmatched_quote_text
+        missing = compare(quote, run.stdout + run.stderr)
+        tally.add(missing is None, "%s matches the real output" % what if missing is None else
+                  "%s: the real output has no %r (in this order); quote what it prints now"
                   % (what, missing.strip()))

@@ -2,7 +2,7 @@
 """./tools/check, the maintainer suite: one function per step, and STEPS lists them in the
 order they run (like rustlings' `dev check`). Learners never run it.
 
-The suite is split into four modules:
+The suite is split into five modules:
 
     check_suite.py    this file: the entry point, the steps, the tally
     check_lint.py     lints that only read files: layout, manifest references, README quotes,
@@ -12,6 +12,9 @@ The suite is split into four modules:
     check_scratch.py  the scratch copy of the checkout: checkpoint patches on the starters,
                       then every manifest REF copied over its FILE and //lessons/... run
                       there (plainly, with clang, under ASan and TSan, and repeated)
+    check_quotes.py   README blocks that quote real output (test-output and sanitizer-output
+                      markers), how a quote is compared with a run, and the lint that finds
+                      a quoted test message nothing checks
 
 The library and the cross-lesson suites (//loop/... //tests/...) are tested in the checkout;
 the reference code of the lessons only in the scratch copy. The last line printed is
@@ -205,10 +208,16 @@ def step_solved_clang(ctx):
                             "//lessons/... with the references copied in")
 
 
+def step_output_quotes(ctx):
+    scratch = ctx.scratch()
+    scratch.copy_references(ctx.lessons)
+    check_scratch.check_output_quotes(ctx.tally, scratch.path, ctx.log, ctx.root, sanitizers=False)
+
+
 def step_sanitizer_quotes(ctx):
     scratch = ctx.scratch()
     scratch.copy_references(ctx.lessons)
-    check_scratch.check_sanitizer_quotes(ctx.tally, scratch.path, ctx.log, ctx.root)
+    check_scratch.check_output_quotes(ctx.tally, scratch.path, ctx.log, ctx.root, sanitizers=True)
 
 
 def _solved_under(config):
@@ -274,6 +283,8 @@ STEPS = [
          "bazel test //lessons/... in the scratch copy", step_solved, "", True),
     Step("solved_clang", "the lessons with the references copied in build with clang too (scratch copy)",
          step_solved_clang, "", True),
+    Step("output_quotes", "quoted test output marked <!-- test-output ... --> is what the tests print with the "
+         "quote's patch applied (scratch copy)", step_output_quotes, "", True),
     Step("sanitizer_quotes", "quoted sanitizer reports are what the sanitizers print (scratch copy)",
          step_sanitizer_quotes, "sanitizers", True),
     Step("solved_asan", "//lessons/... with the references copied in under --config=asan, then repeated",

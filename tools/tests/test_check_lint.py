@@ -115,8 +115,8 @@ class LayoutLintTest(unittest.TestCase):
         self.assertIn("solutions/01_fd/BUILD.bazel: solutions/ holds no Bazel packages", problems[0])
         self.assertIn("solutions/01_fd/fd.h is named by no 'edit FILE REF'", problems[1])
         self.assertEqual(problems[2], "solutions/01_fd/checkpoints/closes.patch is named by no 'edit FILE REF' of "
-                                      "lessons/manifest.txt, no checkpoint and no quoted sanitizer report: delete it, "
-                                      "or name it")
+                                      "lessons/manifest.txt, no checkpoint and no quoted sanitizer report or test "
+                                      "output: delete it, or name it")
 
     def test_checkpoint_and_quote_patches_are_named(self):
         write(self.tmp, "lessons/manifest.txt", MANIFEST + "  checkpoint closes 1 2\n")
