@@ -279,8 +279,10 @@ def run_suite(root=ROOT, quick=False, out=sys.stdout, only=None):
                                    "load_avg": context.get("load_avg"), "peer_commands": peer_commands}
         if binary.name == "round_trip" and entry["runs"]:
             if syscall_count.available():  # what each row's thread sleeps in, and its calls per wake
-                names = names_in_order(list(entry["runs"].values()))
+                names = [n for n in names_in_order(list(entry["runs"].values())) if n != mio_peer.ROUND_TRIP_ROW]
                 entry["calls"] = syscall_count.round_trip_rows(path, names, pin_cpu, quick, log)
+                for mode, rows in mio_peer.round_trip_calls(data["mio"], root, pin_cpu, quick, log).items():
+                    entry["calls"].setdefault(mode, {}).update(rows)  # the mio row, counted by mio_peer
             else:
                 problems.append("strace is missing: the round trips' system calls are not counted")
         data["binaries"].append(entry)

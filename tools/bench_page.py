@@ -7,6 +7,7 @@ redis_memory.py's and redis_attacks.py's. Python 3 standard library only.
 
 import re
 
+import mio_peer
 import redis_attacks
 import redis_bench
 import redis_memory
@@ -313,10 +314,13 @@ def render_page(data, plots):
         "```sh",
         " ".join(data["build_command"]),
     ]
+    if (data.get("mio") or {}).get("version"):
+        lines.append(data["mio"]["build_command"])  # the mio program's rows (tools/mio_peer.py)
     for b in data["binaries"]:
         for mode in ("pinned", "unpinned"):
             if mode in b["runs"]:
                 lines.append(" ".join(b["runs"][mode]["command"]))
+                lines += [" ".join(c) for c in b["runs"][mode].get("peer_commands", [])]  # mio's rows
     lines += ["```", ""]
     loads = []
     for b in data["binaries"]:
@@ -354,6 +358,7 @@ def render_page(data, plots):
                       "wake; rows under `kqueue/` run on the Linux kqueue emulation (loop/port), whose",
                       "`kevent()` is made of several Linux calls.", ""]
         lines += [table(binary, b["runs"], b.get("calls")), ""]
+        lines += mio_peer.page_lines(b["name"], data.get("mio"))
         if b["name"] in plots:
             lines += ["![%s](%s)" % (binary.question, plots[b["name"]]), ""]
     if redis:

@@ -4,7 +4,9 @@
 #   ensure_deps            Bazel, a C++ compiler, GoogleTest, Benchmark, Python 3, git
 #   ensure_deps --maintainer   also clang-format, clang, clangd and buildifier (for ./tools/check)
 #   ensure_deps --bench        also the "bench" group: libuv, Boost (Asio), gnuplot and strace,
-#                              which only tests/benchmarks and ./tools/bench need
+#                              which only tests/benchmarks and ./tools/bench need;
+#                              also Debian's cargo and librust-mio-dev, for the real
+#                              mio's rows (tests/benchmarks/mio, built offline)
 #                              (./tools/check and ./tools/bench ask for it; ./tools/start
 #                              does not, so a learner never installs them)
 #   ensure_deps --redis        also the "redis" group: redis-tools (redis-cli,
@@ -62,6 +64,9 @@ _deps_missing_debian() {
     [ -f /usr/include/boost/asio.hpp ] || missing+=(libboost-dev)
     # gnuplot-nox: gnuplot without X11/Qt (the "gnuplot" package would pull in Qt).
     command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot-nox)
+    # Debian's cargo by its path: a rustup cargo on PATH is another toolchain than CI's.
+    [ -x /usr/bin/cargo ] || missing+=(cargo)
+    compgen -G '/usr/share/cargo/registry/mio-0.8.*' >/dev/null || missing+=(librust-mio-dev)
     command -v strace >/dev/null 2>&1 || missing+=(strace)
   fi
   if _deps_has --redis "$@"; then
@@ -89,6 +94,8 @@ _deps_why() {
     libuv1-dev) echo "libuv, whose uv_async_send the benchmarks compare the Waker with (bench group)" ;;
     libboost-dev) echo "Boost (header-only Asio), whose post() the benchmarks compare the Waker with (bench group)" ;;
     gnuplot-nox) echo "draws the plots of docs/benchmarks.md (bench group)" ;;
+    cargo) echo "Rust's build tool (with rustc), which builds the real mio's benchmark offline (bench group)" ;;
+    librust-mio-dev) echo "the sources of Rust's mio 0.8, measured beside the Waker and showing lesson 09's bug (bench group)" ;;
     strace) echo "counts the system calls of each benchmark row (bench group)" ;;
     redis-tools) echo "redis-cli and redis-benchmark, the real clients lesson 12's server is tested with (redis group)" ;;
     redis-server) echo "the real Redis, which ./tools/bench measures lesson 12's server against (redis group)" ;;
@@ -112,6 +119,9 @@ ensure_deps() {
       [ -f "$brew_prefix/include/uv.h" ] || need+=(libuv)
       [ -f "$brew_prefix/include/boost/asio.hpp" ] || need+=(boost)
       command -v gnuplot >/dev/null 2>&1 || need+=(gnuplot)
+      # No mio here: Homebrew has `rust`, but mio would come from crates.io, and the mio
+      # program builds offline from Debian's crate sources only, so ./tools/bench and
+      # ./tools/check skip the mio rows on macOS and say so (tools/mio_peer.py).
     fi
     if _deps_has --redis "$@"; then
       command -v redis-cli >/dev/null 2>&1 || need+=(redis)
