@@ -207,6 +207,12 @@ def goal_lines(all_runs):
             parts.append("%s: %s ns, %s write syscalls per call: %s" % (
                 mode, fmt_ns(r["ns"]), fmt_counter(w), "met" if met else "**not met**"))
         out.append("- pending wake `%s` (< %.0f ns and 0 syscalls): %s" % (name, PENDING_NS_GOAL, "; ".join(parts)))
+    mio = [get("pending_wake", m, "pending_wake/mio_waker") for m in ("pinned", "unpinned")]
+    if any(r and not r.get("error") for r in mio):
+        out.append("- for comparison, mio's `Waker::wake()` with a wake pending (it writes every time): %s" % "; ".join(
+            "%s: %s ns, %s write syscalls per call" % (m, fmt_ns(r["ns"]), fmt_counter(
+                r["counters"].get("write_syscalls_per_call"))) if r and not r.get("error") else "%s: no figure" % m
+            for m, r in zip(("pinned", "unpinned"), mio)))
     pt = all_runs.get("post_throughput", {})
     for name in [n for n in names_in_order([pt[m] for m in ("pinned", "unpinned") if m in pt])
                  if n.startswith("post_throughput/event_loop/")]:
