@@ -160,13 +160,26 @@ TEST(Post, FromAnotherThreadRunsOnTheLoopThread) {
   ASSERT_TRUE(running.Wait())
       << "Run() never called a Watch callback (given code)";
 
+  // Post only once the loop thread sleeps in Poll::Wait. With no timer and
+  // nothing ready it would sleep for ever, so only Post's Wake() can make it
+  // run the function (without this wait, the Post could land before that
+  // turn's RunPosted, and pass without any Wake()).
+  const bool asleep = testing::WaitUntilBlockedInKernel(running.tid());
   std::thread::id ran_on;
   loop.Post([&] {
     ran_on = std::this_thread::get_id();
     loop.Stop();
   });
-  ASSERT_TRUE(thread.Finished())
-      << "Run() did not return within 5 s: " << kNeverRan;
+  if (asleep) {
+    ASSERT_TRUE(thread.Finished())
+        << "the loop slept through the Post: it was asleep in Poll::Wait when "
+           "Post queued the function, and 5 s later the function had not run. "
+           "Post must Wake() the loop (shared_->waker.Wake(), after the "
+           "unlock) once the function is queued";
+  } else {
+    ASSERT_TRUE(thread.Finished())
+        << "Run() did not return within 5 s: " << kNeverRan;
+  }
   EXPECT_EQ(ran_on, thread.id())
       << "a posted function must run on the loop thread";
 }
@@ -283,6 +296,35 @@ TEST(Post, AThrowingFunctionLeavesRunAndTheRestStayQueued) {
          "them was drained) before the exception leaves RunPosted";
   EXPECT_EQ(later_runs, 1)
       << "each function runs exactly once, also across an exception";
+}
+
+TEST(Post, FunctionsPutBackAfterAThrowKeepTheirOrderAheadOfLaterPosts) {
+  EventLoop loop(Opts());
+  std::vector<int> order;  // loop thread only, while Run() runs
+  loop.Post([] { throw std::runtime_error("posted function failed"); });
+  for (int i = 1; i <= 3; ++i) loop.Post([&, i] { order.push_back(i); });
+  {
+    LoopThread thread(loop);
+    ASSERT_TRUE(thread.Finished())
+        << "Run() did not return within 5 s: " << kNeverRan;
+    ASSERT_EQ(What(thread.error()), "posted function failed")
+        << "an exception from a posted function must leave Run()";
+  }
+  // Posted after the throw: it must run after the three that were put back.
+  loop.Post([&] {
+    order.push_back(4);
+    loop.Stop();
+  });
+  LoopThread again(loop);
+  ASSERT_TRUE(again.Finished())
+      << "the functions after the one that threw never ran: put them back at "
+         "the front of shared_->posted and Wake() the loop";
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4}))
+      << "the functions behind the one that threw must run in the order they "
+         "were posted, and before anything posted later: put the rest of the "
+         "batch back at the front of shared_->posted as one block, first "
+         "function first (pushing them to the front one at a time reverses "
+         "them)";
 }
 
 TEST(Post,
