@@ -57,43 +57,36 @@ std::string Bulk(const std::string& bytes) {
   return "$" + std::to_string(bytes.size()) + "\r\n" + bytes + "\r\n";
 }
 
-// Sends `request` and returns the one reply.
-std::string Ask(RespClient& c, const std::string& request) {
-  std::string error;
-  if (!c.Send(request, testing::kDefaultDeadline, &error)) return "!" + error;
-  return c.Reply();
-}
-
 // --- The basics ---
 
 TEST(Basics, EachCommandGivesRedissReply) {
   ServerThread s(Opts());
   RespClient c = s.Connect();
-  EXPECT_EQ(Ask(c, Command({"PING"})), "+PONG\r\n")
+  EXPECT_EQ(c.Ask(Command({"PING"})), "+PONG\r\n")
       << "the first reply of all; if it says '!gave up', read what the "
          "server threw";
-  EXPECT_EQ(Ask(c, Command({"PING", "hi"})), "$2\r\nhi\r\n");
-  EXPECT_EQ(Ask(c, Command({"ECHO", "hello"})), "$5\r\nhello\r\n");
-  EXPECT_EQ(Ask(c, Command({"SET", "k", "v"})), "+OK\r\n");
-  EXPECT_EQ(Ask(c, Command({"GET", "k"})), "$1\r\nv\r\n");
-  EXPECT_EQ(Ask(c, Command({"GET", "nope"})), "$-1\r\n");
-  EXPECT_EQ(Ask(c, Command({"EXISTS", "k", "nope", "k"})), ":2\r\n");
-  EXPECT_EQ(Ask(c, Command({"INCR", "n"})), ":1\r\n");
-  EXPECT_EQ(Ask(c, Command({"INCR", "n"})), ":2\r\n");
-  EXPECT_EQ(Ask(c, Command({"INCR", "k"})),
+  EXPECT_EQ(c.Ask(Command({"PING", "hi"})), "$2\r\nhi\r\n");
+  EXPECT_EQ(c.Ask(Command({"ECHO", "hello"})), "$5\r\nhello\r\n");
+  EXPECT_EQ(c.Ask(Command({"SET", "k", "v"})), "+OK\r\n");
+  EXPECT_EQ(c.Ask(Command({"GET", "k"})), "$1\r\nv\r\n");
+  EXPECT_EQ(c.Ask(Command({"GET", "nope"})), "$-1\r\n");
+  EXPECT_EQ(c.Ask(Command({"EXISTS", "k", "nope", "k"})), ":2\r\n");
+  EXPECT_EQ(c.Ask(Command({"INCR", "n"})), ":1\r\n");
+  EXPECT_EQ(c.Ask(Command({"INCR", "n"})), ":2\r\n");
+  EXPECT_EQ(c.Ask(Command({"INCR", "k"})),
             "-ERR value is not an integer or out of range\r\n");
-  EXPECT_EQ(Ask(c, Command({"DEL", "k", "n", "nope"})), ":2\r\n");
-  EXPECT_EQ(Ask(c, Command({"DBSIZE"})), ":0\r\n");
-  EXPECT_EQ(Ask(c, Command({"QUIT"})), "+OK\r\n");
+  EXPECT_EQ(c.Ask(Command({"DEL", "k", "n", "nope"})), ":2\r\n");
+  EXPECT_EQ(c.Ask(Command({"DBSIZE"})), ":0\r\n");
+  EXPECT_EQ(c.Ask(Command({"QUIT"})), "+OK\r\n");
   EXPECT_TRUE(c.ClosedWithin()) << "QUIT: reply +OK, then close";
 }
 
 TEST(Basics, InlineCommandsAsTypedIntoNetcat) {
   ServerThread s(Opts());
   RespClient c = s.Connect();
-  EXPECT_EQ(Ask(c, "PING\r\n"), "+PONG\r\n");
-  EXPECT_EQ(Ask(c, "SET greeting hello\n"), "+OK\r\n");
-  EXPECT_EQ(Ask(c, "GET greeting\r\n"), "$5\r\nhello\r\n");
+  EXPECT_EQ(c.Ask("PING\r\n"), "+PONG\r\n");
+  EXPECT_EQ(c.Ask("SET greeting hello\n"), "+OK\r\n");
+  EXPECT_EQ(c.Ask("GET greeting\r\n"), "$5\r\nhello\r\n");
 }
 
 // --- Step 1: accepting. The first three pass once AcceptClients works ---
@@ -188,13 +181,13 @@ TEST(Accept, AClientThatLeavesMakesRoomForANewOne) {
   ServerThread s(o);
   {
     RespClient only = s.Connect();
-    ASSERT_EQ(Ask(only, Command({"PING"})), "+PONG\r\n");
+    ASSERT_EQ(only.Ask(Command({"PING"})), "+PONG\r\n");
   }  // closed: the server reads 0 and closes its end
   ASSERT_TRUE(testing::WaitUntil([&s] { return s.server().stats().open == 0; }))
       << "a client that closed its end is still counted open: when read() "
          "returns 0, answer what was sent and close the connection";
   RespClient next = s.Connect();
-  EXPECT_EQ(Ask(next, Command({"PING"})), "+PONG\r\n");
+  EXPECT_EQ(next.Ask(Command({"PING"})), "+PONG\r\n");
 }
 
 // --- Steps 2 to 4: reading, processing, writing ---
@@ -214,7 +207,7 @@ TEST(Serve, TwoHundredConcurrentClientsEachGetTheirOwnReplies) {
     ASSERT_EQ(clients[i].Reply(), "+OK\r\n") << "client " << i << " of 200";
   }
   for (int i = 0; i < 200; ++i) {
-    ASSERT_EQ(Ask(clients[i], Command({"GET", "key" + std::to_string(i)})),
+    ASSERT_EQ(clients[i].Ask(Command({"GET", "key" + std::to_string(i)})),
               Bulk(std::to_string(i)))
         << "client " << i << " of 200";
   }
@@ -259,24 +252,34 @@ TEST(BigValues, AnEightMebibyteValueGoesInAndComesBackWhole) {
   for (char& ch : value) ch = static_cast<char>(rng());
   // 8 MiB does not fit in the kernel's socket buffers: both directions take
   // many partial reads and writes.
-  EXPECT_EQ(Ask(c, Command({"SET", "big", value})), "+OK\r\n");
-  const std::string reply = Ask(c, Command({"GET", "big"}));
-  ASSERT_EQ(reply.size(), Bulk(value).size())
-      << (reply[0] == '!' ? reply : "a GET of 8 MiB came back cut")
+  EXPECT_EQ(c.Ask(Command({"SET", "big", value})), "+OK\r\n");
+  const std::string reply = c.Ask(Command({"GET", "big"}));
+  // The whole reply: "$8388608\r\n", the value, "\r\n".
+  const std::size_t reply_bytes_expected = Bulk(value).size();
+  const bool whole = reply[0] != '!';
+  const std::size_t reply_bytes_received =
+      whole ? reply.size() : c.partial_bytes();
+  ASSERT_TRUE(whole && reply_bytes_received == reply_bytes_expected)
+      << "the GET of 8 MiB got " << reply_bytes_received << " of its "
+      << reply_bytes_expected
+      << " bytes of reply (the value and its RESP header)"
+      << (whole ? ", a whole reply but not the value: " + reply.substr(0, 60)
+                : ", then the client said: " + reply + ".")
       << (reply.rfind("!timeout", 0) == 0
-              ? ". A write that sends only part of the output must ask for "
+              ? " A write that sends only part of the output must ask for "
                 "kWritable (Rewatch) and go on when the socket is writable "
-                "again"
-              : "");
+                "again."
+              : "")
+      << kReadme;
   EXPECT_TRUE(reply == Bulk(value)) << "the 8 MiB came back changed";
-  EXPECT_EQ(Ask(c, Command({"PING"})), "+PONG\r\n");
+  EXPECT_EQ(c.Ask(Command({"PING"})), "+PONG\r\n");
 }
 
 TEST(BigValues, ASlowReaderDoesNotHoldUpOthersAndGetsEveryReply) {
   ServerThread s(Opts());
   RespClient slow = s.Connect();
   const std::string value(1 << 20, 'v');
-  ASSERT_EQ(Ask(slow, Command({"SET", "v", value})), "+OK\r\n");
+  ASSERT_EQ(slow.Ask(Command({"SET", "v", value})), "+OK\r\n");
   // 48 replies of 1 MiB, asked for at once and not read yet: far more than
   // the kernel buffers, so the server must stop and wait for this client.
   std::string batch;
@@ -285,7 +288,7 @@ TEST(BigValues, ASlowReaderDoesNotHoldUpOthersAndGetsEveryReply) {
   ASSERT_TRUE(slow.Send(batch, testing::kDefaultDeadline, &error)) << error;
   RespClient other = s.Connect();
   for (int i = 0; i < 20; ++i) {
-    ASSERT_EQ(Ask(other, Command({"PING"})), "+PONG\r\n")
+    ASSERT_EQ(other.Ask(Command({"PING"})), "+PONG\r\n")
         << "while one client does not read its replies, another must still "
            "be served: is Flush waiting for a socket that is full?";
   }
@@ -352,11 +355,11 @@ TEST(Flush, WritabilityIsAskedForOnlyWhileOutputWaits) {
   ServerThread s(Opts());
   RespClient c = s.Connect();
   const std::string value(std::size_t{4} << 20, 'w');
-  ASSERT_EQ(Ask(c, Command({"SET", "big", value})), "+OK\r\n");
+  ASSERT_EQ(c.Ask(Command({"SET", "big", value})), "+OK\r\n");
   constexpr int kRounds = 30;
   for (int i = 0; i < kRounds; ++i) {
-    ASSERT_EQ(Ask(c, Command({"GET", "big"})), Bulk(value)) << "round " << i;
-    ASSERT_EQ(Ask(c, Command({"PING"})), "+PONG\r\n");
+    ASSERT_EQ(c.Ask(Command({"GET", "big"})), Bulk(value)) << "round " << i;
+    ASSERT_EQ(c.Ask(Command({"PING"})), "+PONG\r\n");
   }
   const std::uint64_t idle = s.server().stats().idle_events;
   EXPECT_LE(idle, 5u)
@@ -388,10 +391,10 @@ TEST(HalfClose, RequestsSentBeforeShutdownWriteAreAnsweredThenClosed) {
 TEST(HalfClose, AClientThatResetsClosesOnlyItsOwnConnection) {
   ServerThread s(Opts());
   RespClient other = s.Connect();
-  ASSERT_EQ(Ask(other, Command({"PING"})), "+PONG\r\n");
+  ASSERT_EQ(other.Ask(Command({"PING"})), "+PONG\r\n");
   {
     RespClient rude = s.Connect();
-    ASSERT_EQ(Ask(rude, Command({"PING"})), "+PONG\r\n");
+    ASSERT_EQ(rude.Ask(Command({"PING"})), "+PONG\r\n");
     std::string error;
     ASSERT_TRUE(
         rude.Send(Command({"GET", "x"}), testing::kDefaultDeadline, &error));
@@ -401,7 +404,7 @@ TEST(HalfClose, AClientThatResetsClosesOnlyItsOwnConnection) {
     return s.server().stats().closed >= 1;
   })) << "the reset connection was never closed";
   EXPECT_EQ(s.Failure(), "") << "ECONNRESET must close that client only";
-  EXPECT_EQ(Ask(other, Command({"PING"})), "+PONG\r\n");
+  EXPECT_EQ(other.Ask(Command({"PING"})), "+PONG\r\n");
 }
 
 // --- Bad input ---
@@ -409,27 +412,27 @@ TEST(HalfClose, AClientThatResetsClosesOnlyItsOwnConnection) {
 TEST(BadInput, UnknownCommandsAndWrongArityGetAnErrorAndTheConnectionStays) {
   ServerThread s(Opts());
   RespClient c = s.Connect();
-  EXPECT_EQ(Ask(c, Command({"FROB", "a", "b"})),
+  EXPECT_EQ(c.Ask(Command({"FROB", "a", "b"})),
             "-ERR unknown command 'FROB', with args beginning with: 'a' "
             "'b' \r\n");
-  EXPECT_EQ(Ask(c, Command({"GET"})),
+  EXPECT_EQ(c.Ask(Command({"GET"})),
             "-ERR wrong number of arguments for 'get' command\r\n");
-  EXPECT_EQ(Ask(c, Command({"PING"})), "+PONG\r\n")
+  EXPECT_EQ(c.Ask(Command({"PING"})), "+PONG\r\n")
       << "an error reply is not a reason to close";
 }
 
 TEST(BadInput, MalformedRespGetsAProtocolErrorAndClosesOnlyThatConnection) {
   ServerThread s(Opts());
   RespClient bystander = s.Connect();
-  ASSERT_EQ(Ask(bystander, Command({"SET", "safe", "yes"})), "+OK\r\n");
+  ASSERT_EQ(bystander.Ask(Command({"SET", "safe", "yes"})), "+OK\r\n");
   RespClient bad = s.Connect();
-  EXPECT_EQ(Ask(bad, Command({"PING"}) + "*2\r\n$x\r\n"), "+PONG\r\n")
+  EXPECT_EQ(bad.Ask(Command({"PING"}) + "*2\r\n$x\r\n"), "+PONG\r\n")
       << "requests before the bad one are answered";
   EXPECT_EQ(bad.Reply(), "-ERR Protocol error: invalid bulk length\r\n");
   EXPECT_TRUE(bad.ClosedWithin())
       << "after a protocol error the stream cannot be trusted: reply, then "
          "close, as Redis does";
-  EXPECT_EQ(Ask(bystander, Command({"GET", "safe"})), "$3\r\nyes\r\n");
+  EXPECT_EQ(bystander.Ask(Command({"GET", "safe"})), "$3\r\nyes\r\n");
 }
 
 TEST(BadInput, AHugeBulkLengthIsRefusedBeforeItsBytesArrive) {
@@ -437,7 +440,7 @@ TEST(BadInput, AHugeBulkLengthIsRefusedBeforeItsBytesArrive) {
   RespClient c = s.Connect();
   // Announces 1 TB and sends none of it: the server must not wait for it,
   // nor try to allocate it.
-  EXPECT_EQ(Ask(c, "*2\r\n$3\r\nSET\r\n$1000000000000\r\n"),
+  EXPECT_EQ(c.Ask("*2\r\n$3\r\nSET\r\n$1000000000000\r\n"),
             "-ERR Protocol error: invalid bulk length\r\n");
   EXPECT_TRUE(c.ClosedWithin());
 }
@@ -445,7 +448,7 @@ TEST(BadInput, AHugeBulkLengthIsRefusedBeforeItsBytesArrive) {
 TEST(BadInput, BinaryGarbageNeverHurtsTheServerOrAnotherClient) {
   ServerThread s(Opts());
   RespClient bystander = s.Connect();
-  ASSERT_EQ(Ask(bystander, Command({"PING"})), "+PONG\r\n");
+  ASSERT_EQ(bystander.Ask(Command({"PING"})), "+PONG\r\n");
   std::mt19937 rng(2026);
   for (int round = 0; round < 20; ++round) {
     RespClient junk = s.Connect();
@@ -464,7 +467,7 @@ TEST(BadInput, BinaryGarbageNeverHurtsTheServerOrAnotherClient) {
         << "garbage may only get error replies, got: " << got.substr(0, 200);
   }
   EXPECT_EQ(s.Failure(), "");
-  EXPECT_EQ(Ask(bystander, Command({"PING"})), "+PONG\r\n");
+  EXPECT_EQ(bystander.Ask(Command({"PING"})), "+PONG\r\n");
 }
 
 // --- The slow command: Offload, end to end ---
@@ -480,7 +483,7 @@ TEST(Slow, OtherClientsAreAnsweredWhileASlowCommandRuns) {
       << error;
   RespClient other = s.Connect();
   for (int i = 0; i < 10; ++i) {
-    ASSERT_EQ(Ask(other, Command({"INCR", "n"})),
+    ASSERT_EQ(other.Ask(Command({"INCR", "n"})),
               ":" + std::to_string(i + 1) + "\r\n")
         << "the loop thread must serve others while DEBUG SLEEP runs on a "
            "worker";
@@ -522,7 +525,7 @@ TEST(Idle, AnIdleClientIsClosedAndOneWaitingForASlowReplyIsNot) {
   o.idle_timeout = milliseconds(1000);
   ServerThread s(o);
   RespClient idle = s.Connect();
-  ASSERT_EQ(Ask(idle, Command({"PING"})), "+PONG\r\n");
+  ASSERT_EQ(idle.Ask(Command({"PING"})), "+PONG\r\n");
   RespClient waiting = s.Connect();
   std::string error;
   ASSERT_TRUE(waiting.Send(Command({"DEBUG", "SLEEP", "2.5"}),
@@ -547,12 +550,12 @@ TEST(Shutdown, StopWithClientsConnectedWritesTheirRepliesAndClosesEverything) {
     std::vector<RespClient> clients;
     for (int i = 0; i < 5; ++i) {
       clients.push_back(s.Connect());
-      ASSERT_EQ(Ask(clients.back(), Command({"PING"})), "+PONG\r\n");
+      ASSERT_EQ(clients.back().Ask(Command({"PING"})), "+PONG\r\n");
     }
     // One client asks for 16 MiB and reads none of it before the stop.
     RespClient reader = s.Connect();
     const std::string value(16 << 20, 'x');
-    ASSERT_EQ(Ask(reader, Command({"SET", "v", value})), "+OK\r\n");
+    ASSERT_EQ(reader.Ask(Command({"SET", "v", value})), "+OK\r\n");
     std::string error;
     ASSERT_TRUE(
         reader.Send(Command({"GET", "v"}), testing::kDefaultDeadline, &error));
@@ -579,7 +582,7 @@ TEST(Shutdown, SigtermStopsTheServerCleanly) {
   ServerThread s(o);
   RespClient c = s.Connect();
   // Run() set up the signal handlers before it served anything.
-  ASSERT_EQ(Ask(c, Command({"PING"})), "+PONG\r\n");
+  ASSERT_EQ(c.Ask(Command({"PING"})), "+PONG\r\n");
   ASSERT_EQ(kill(getpid(), SIGTERM), 0);
   ASSERT_TRUE(testing::WaitUntil([&s] { return s.finished(); }))
       << "SIGTERM did not stop Run()";

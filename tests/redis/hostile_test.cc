@@ -51,15 +51,9 @@ long ResidentKib() {
 #endif
 }
 
-std::string Ask(RespClient& c, const std::string& request) {
-  std::string error;
-  if (!c.Send(request, testing::kDefaultDeadline, &error)) return "!" + error;
-  return c.Reply();
-}
-
 // The probe: a PING answered, on its own connection.
 void ExpectProbeServed(RespClient& probe, const char* during) {
-  EXPECT_EQ(Ask(probe, Command({"PING"})), "+PONG\r\n")
+  EXPECT_EQ(probe.Ask(Command({"PING"})), "+PONG\r\n")
       << "a well-behaved client was not served " << during;
 }
 
@@ -116,7 +110,7 @@ TEST(Hostile, AHugeDeclaredLengthCostsNothingUntilItsBytesArrive) {
       << "20 clients announced 60 MB each and sent 1 KiB: the server must "
          "not reserve what was only announced";
   RespClient over = s.Connect();
-  EXPECT_EQ(Ask(over, "*1\r\n$5000000000\r\n"),
+  EXPECT_EQ(over.Ask("*1\r\n$5000000000\r\n"),
             "-ERR Protocol error: invalid bulk length\r\n");
 }
 
@@ -124,7 +118,7 @@ TEST(Hostile, AClientThatNeverReadsIsHeldAtTheHighWaterMark) {
   ServerThread s(Opts());
   RespClient probe = s.Connect();
   RespClient hog = s.Connect();
-  ASSERT_EQ(Ask(hog, Command({"SET", "mb", std::string(1 << 20, 'm')})),
+  ASSERT_EQ(hog.Ask(Command({"SET", "mb", std::string(1 << 20, 'm')})),
             "+OK\r\n");
   const long rss_before = ResidentKib();
   std::string batch;

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The real redis-cli and redis-benchmark against lesson 12's reference server ($1).
+# The real redis-cli and redis-benchmark against a lesson 12 server binary ($1):
+# the reference (//loop/redis:server, as ./tools/check runs it) or a learner's
+# (bazel-bin/lessons/12_redis_server/server, as lesson 12's README shows).
 # A missing client is a clear skip for a learner, and a failure when
 # ELFS_REQUIRE_REDIS=1 (./tools/check sets it: it installs redis-tools itself).
 # Every step has a deadline (timeout); the server is stopped with SIGTERM and

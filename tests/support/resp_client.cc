@@ -183,6 +183,14 @@ std::string RespClient::Reply(milliseconds deadline) {
   }
 }
 
+std::string RespClient::Ask(std::string_view request, milliseconds deadline) {
+  std::string error;
+  if (!Send(request, deadline, &error)) {
+    return error.rfind("!", 0) == 0 ? error : "!" + error;
+  }
+  return Reply(deadline);
+}
+
 bool RespClient::ClosedWithin(milliseconds deadline, std::string* extra) {
   const Clock::time_point until = Clock::now() + deadline;
   if (extra != nullptr) *extra = buffered_;

@@ -4,6 +4,7 @@
 //   RespClient c = RespClient::Connect(port);
 //   c.Send(Command({"SET", "k", "v"}));
 //   EXPECT_EQ(c.Reply(), "+OK\r\n");
+//   EXPECT_EQ(c.Ask(Command({"GET", "k"})), "$1\r\nv\r\n");  // both at once
 //
 // Reply() returns one whole reply's raw bytes, or a text starting with "!"
 // that says what happened instead: "!timeout ...", "!closed ...", or, when
@@ -52,6 +53,13 @@ class RespClient {
   bool Send(std::string_view bytes, milliseconds deadline = kDefaultDeadline,
             std::string* error = nullptr);
   std::string Reply(milliseconds deadline = kDefaultDeadline);
+  // Send(request), then Reply(): the one reply, or a "!..." text that says
+  // what happened instead, a failed send included.
+  std::string Ask(std::string_view request,
+                  milliseconds deadline = kDefaultDeadline);
+  // How many bytes of an unfinished reply have come so far: after a Reply()
+  // that said "!timeout ...", how much of the reply did arrive.
+  std::size_t partial_bytes() const { return buffered_.size(); }
   // Reads and drops bytes until the server closes the connection: true if it
   // did within the deadline. *extra gets what came first (if not null).
   bool ClosedWithin(milliseconds deadline = kDefaultDeadline,
