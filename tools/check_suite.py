@@ -2,7 +2,7 @@
 """./tools/check, the maintainer suite: one function per step, and STEPS lists them in the
 order they run (like rustlings' `dev check`). Learners never run it.
 
-The suite is split into five modules:
+The suite is split into six modules:
 
     check_suite.py    this file: the entry point, the steps, the tally
     check_lint.py     lints that only read files: layout, manifest references, README quotes,
@@ -15,6 +15,8 @@ The suite is split into five modules:
     check_quotes.py   README blocks that quote real output (test-output and sanitizer-output
                       markers), how a quote is compared with a run, and the lint that finds
                       a quoted test message nothing checks
+    check_platforms.py  docs/platforms.md (what runs on macOS), the BUILD files' Linux-only
+                      marks and the macOS job of .github/workflows/check.yml agree
 
 The library and the cross-lesson suites (//loop/... //tests/...) are tested in the checkout;
 the reference code of the lessons only in the scratch copy. The last line printed is
@@ -38,6 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
 import check_bazel  # noqa: E402
 import check_lint  # noqa: E402
+import check_platforms  # noqa: E402
 import check_scratch  # noqa: E402
 import measure  # noqa: E402
 from workshop_common import ROOT, UsageError, bazel_test, load_manifest  # noqa: E402
@@ -135,6 +138,9 @@ def step_manifest(ctx):
                            "README checkpoint lines match lessons/manifest.txt")
     ctx.tally.add_problems(measure.lint_measured(ctx.root),
                            "measured figures quoted in the docs match docs/measurements.json (tools/measure)")
+    ctx.tally.add_problems(check_platforms.lint_platforms(ctx.root),
+                           "docs/platforms.md, the BUILD files' Linux-only marks and the macOS job of "
+                           ".github/workflows/check.yml agree on what runs on macOS")
 
 
 def step_layering(ctx):

@@ -36,6 +36,8 @@ Optional arguments:
                                        # `bazel run -c opt //lessons/NN_name:pending_wake_benchmark`
     binaries = ["//loop/redis:server_main.cc"]   # programs on the learner's library: the
                                        # cc_binary "server", `bazel run //lessons/NN_name:server`
+    target_compatible_with = ["@platforms//os:linux"]   # on every target of the lesson: where
+                                       # Bazel builds it (docs/platforms.md says why, per target)
 """
 
 _BACKEND_DEFINES = {
@@ -64,7 +66,8 @@ def lesson(
         test_deps = [],
         backends = [],
         benchmarks = [],
-        binaries = []):
+        binaries = [],
+        target_compatible_with = None):
     """The learner's library `name`, its tests (one per file in `tests`, or one per file
     and backend when `backends` is set), benchmarks and programs."""
     _check_package()
@@ -75,6 +78,7 @@ def lesson(
         deps = deps + ["//lessons:todo"],
         linkopts = ["-pthread"],
         visibility = ["//visibility:private"],
+        target_compatible_with = target_compatible_with,
     )
     native.exports_files(native.glob(["*.md"]), visibility = ["//visibility:public"])
     for b in benchmarks:
@@ -86,6 +90,7 @@ def lesson(
             deps = [":" + name, "@benchmark"] + test_deps,
             testonly = True,
             linkopts = ["-pthread"],
+            target_compatible_with = target_compatible_with,
         )
     for b in binaries:
         src = _basename(b)
@@ -96,13 +101,20 @@ def lesson(
             srcs = [b],
             deps = [":" + name],
             linkopts = ["-pthread"],
+            target_compatible_with = target_compatible_with,
         )
     for t in tests:
         if not t.endswith("_test.cc"):
             fail("test files are named *_test.cc, not " + t)
         deps_all = [":" + name] + test_deps + _TEST_SUPPORT
         if not backends:
-            native.cc_test(name = t[:-len(".cc")], srcs = [t], deps = deps_all, size = "small")
+            native.cc_test(
+                name = t[:-len(".cc")],
+                srcs = [t],
+                deps = deps_all,
+                size = "small",
+                target_compatible_with = target_compatible_with,
+            )
             continue
         for b in backends:
             if b not in _BACKEND_DEFINES:
@@ -113,4 +125,5 @@ def lesson(
                 local_defines = [_BACKEND_DEFINES[b]],
                 deps = deps_all,
                 size = "small",
+                target_compatible_with = target_compatible_with,
             )
