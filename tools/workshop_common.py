@@ -316,19 +316,24 @@ def bazel_test(patterns, root=ROOT, config=None, extra=(), log=None, quiet=True)
 # Progress.
 
 
-PROGRESS_HEADER = ("  #   lesson                                    tests   status",
-                   "  --  ----------------------------------------  ------  --------------")
+# The width of the table's title column: the longest title in lessons/manifest.txt (lesson
+# 12's, 54 characters), so that no title is cut; tools/tests/test_workshop.py checks that
+# every title fits.
+TITLE_WIDTH = 54
+
+PROGRESS_HEADER = ("  #   %-*s  tests   status" % (TITLE_WIDTH, "lesson"),
+                   "  --  %s  ------  --------------" % ("-" * TITLE_WIDTH))
 
 
 def progress_row(lesson, passed, total, status, current=False):
     """One row of ./tools/progress's table (READMEs quote it; ./tools/check lints them)."""
-    return "%s%s  %-40s  %2d/%-3d  %s" % ("->" if current else "  ", lesson.number, lesson.title[:40],
-                                          passed, total, status)
+    return "%s%s  %-*s  %2d/%-3d  %s" % ("->" if current else "  ", lesson.number, TITLE_WIDTH,
+                                         lesson.title[:TITLE_WIDTH], passed, total, status)
 
 
-# "->01  Owning a file descriptor                   4/17   not started", as progress_row writes it.
-PROGRESS_ROW = re.compile(r"^(->|  )(\d\d)  (.{40})  ([ \d]\d+)/(\d+ *)  (done|not started|in progress|"
-                          r"does not build|no tests)$")
+# "->01  Owning a file descriptor  ...   4/17   not started", as progress_row writes it.
+PROGRESS_ROW = re.compile(r"^(->|  )(\d\d)  (.{%d})  ([ \d]\d+)/(\d+ *)  (done|not started|in progress|"
+                          r"does not build|no tests)$" % TITLE_WIDTH)
 
 
 def lesson_status(lesson, results):

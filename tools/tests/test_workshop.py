@@ -408,5 +408,18 @@ class ScriptsTest(unittest.TestCase):
             self.assertIn('exec python3 "$root/tools/check_suite.py" "$@"', f.read())
 
 
+class ProgressTableTest(unittest.TestCase):
+    def test_no_title_of_the_real_manifest_is_cut(self):
+        lessons = workshop_common.load_manifest(REPO)
+        for l in lessons:
+            row = workshop_common.progress_row(l, 0, 48, "not started")
+            self.assertIn("  %s  " % l.title, row, "%s is longer than TITLE_WIDTH" % l.title)
+            self.assertTrue(workshop_common.PROGRESS_ROW.match(row), row)
+        header = workshop_common.PROGRESS_HEADER  # the columns line up over the rows
+        row = workshop_common.progress_row(lessons[-1], 0, 48, "not started")
+        self.assertEqual(header[0].index("tests"), header[1].index("  ------  ") + 2)
+        self.assertEqual(header[0].index("status"), row.index("not started"))
+
+
 if __name__ == "__main__":
     unittest.main()
