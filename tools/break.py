@@ -215,7 +215,7 @@ def excerpt(message, fragments, most=10):
     holding a Shows fragment; at most `most` lines once wrapped."""
     body = [l for l in (message or "").strip().splitlines() if l.strip()]
     explained = [l for l in body[1:] if not l.startswith(" ") and not MECHANICS.match(l)]
-    keep = body[:1] + (explained[:3] or body[1:4])
+    keep = body[:1] + (explained[:3] or body[1:6])
     keep += [l for l in body if l not in keep and any(f.lower() in l.lower() for f in fragments)]
     out = []
     for l in sorted(set(keep), key=body.index):
@@ -223,17 +223,40 @@ def excerpt(message, fragments, most=10):
     return "\n".join(out[:most] + ([" " * 9 + "..."] if len(out) > most else []))
 
 
-def group(cases):
-    """[(target, case)] -> [(shown name, [(target, case)])], the variants of one case together:
-    "EarlyDrop.WakeThenDropBeforePoll" for its five kinds, one line for both backends."""
+TELLING = ("CRASH:", "ERROR: AddressSanitizer", "WARNING: ThreadSanitizer", " error: ")
+
+
+def telling_lines(text, fragments, most=6):
+    """For a target without per-case results: the lines of its test.log and of Bazel's
+    output that say why (a compiler error, a crash, a sanitizer's report)."""
+    wanted = [f.lower() for f in list(fragments) + list(TELLING)]
+    return [l for l in text.splitlines() if any(f in l.lower() for f in wanted)][:most]
+
+
+def split_case(case):
+    """"Kinds/EarlyDrop.Wake/eventfd_on_epoll" -> ("EarlyDrop.Wake", "eventfd_on_epoll"); a typed
+    suite's "EventfdWaker/WakerSuite/OnEpoll.NewWakerIsQuiet" -> ("WakerSuite.NewWakerIsQuiet",
+    "OnEpoll"); a plain "FdTest.Release" -> ("FdTest.Release", "")."""
+    suite, _, name = case.partition(".")
+    parts = suite.split("/")
+    if len(parts) == 3:
+        return "%s.%s" % (parts[1], name), parts[2]
+    base, _, param = name.partition("/")
+    return "%s.%s" % (parts[-1], base), param
+
+
+def group(cases, several_targets):
+    """[(target, case)] -> [(shown name, [(target, case)], [variant])]: the variants of one
+    case (its parameters, its backends' targets) together."""
     groups = {}
     for t, c in sorted(cases):
-        suite, _, name = c.partition(".")
-        key = "%s.%s" % (suite.split("/")[-2] if suite.count("/") >= 1 and c != "*" else suite, _name(c))
-        if c == "*":
-            key = "%s (the whole target)" % t
-        groups.setdefault(key, []).append((t, c))
-    return sorted(groups.items())
+        key, variant = ("%s (the whole target)" % t, "") if c == "*" else split_case(c)
+        variant = "/".join(v for v in ((t if several_targets else ""), variant) if v)
+        members, variants = groups.setdefault(key, ([], []))
+        members.append((t, c))
+        if variant:
+            variants.append(variant)
+    return [(k, m, v) for k, (m, v) in sorted(groups.items())]
 
 
 def report(exp, outcome, prediction, out):
@@ -248,18 +271,20 @@ def report(exp, outcome, prediction, out):
     if whole:
         out.write("  %s gave no per-case results: %s.\n" % (", ".join(whole), "no test case ran"))
     named = named_cases(prediction, failing + outcome.passed) if prediction.strip() else set()
-    for key, members in group(failing):
-        variants = sorted({t for t, _ in members} | {c.split("/", 1)[1] if "/" in c.split(".", 1)[-1] else ""
-                                                       for _, c in members} - {""})
+    said = {}
+    for key, members, variants in group(failing, len({t for t, _ in exp.lesson.fails}) > 1):
         mark = "   <- you named it" if any(m in named for m in members) else ""
-        out.write("\n  FAILED %s%s%s\n" % (key, "" if len(members) == 1 else "  (%d: %s)" % (
-            len(members), ", ".join(v for v in variants if v)), mark))
+        where = "" if not variants else "  (%s)" % ", ".join(variants) if len(members) == 1 else \
+            "  (%d: %s)" % (len(members), ", ".join(variants))
+        out.write("\n" + textwrap.fill("FAILED %s%s%s" % (key, where, mark), WIDTH, initial_indent="  ",
+                                       subsequent_indent=" " * 9) + "\n")
         t, c = members[0]
         message = outcome.failing[(t, c)]
         if c == "*":
-            message = "\n".join([message] + [l for l in (outcome.logs.get(t, "") + "\n" + outcome.output).splitlines()
-                                            if any(f.lower() in l.lower() for f in exp.shows) or " error: " in l][:6])
-        out.write(excerpt(message, exp.shows) + "\n")
+            message = "\n".join([message] + telling_lines(outcome.logs.get(t, "") + "\n" + outcome.output, exp.shows))
+        text = excerpt(message, exp.shows)
+        out.write((" " * 9 + "(the same message as %s, above)" % said[text] if text in said else text) + "\n")
+        said.setdefault(text, key)
     if failing and outcome.passed:
         out.write("\n  The other %d passed.\n" % len(outcome.passed))
     if outcome.logs:

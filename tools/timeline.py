@@ -27,10 +27,10 @@ class Call:
         self.result, self.errno = None, None
 
     def finish(self, tail):
-        m = _RESULT.search(tail)
+        self.args += tail
+        m = _RESULT.search(self.args)
         if m:
             self.result, self.errno = int(m.group(1)), m.group(2)
-        self.args += tail
 
 
 def kind_of(path):
@@ -105,7 +105,7 @@ def label(call, tokens):
         return "epoll_ctl(%s, %s %s%s)%s" % (first, op.group(1) if op else "?", target,
                                              ", token %d" % token if token is not None else "", failed), ""
     if call.name in ("epoll_wait", "epoll_pwait"):
-        timeout = re.search(r",\s*(-?\d+)(?:,[^)]*)?\)\s*=", call.args)
+        timeout = re.search(r",\s*(-?\d+)(?:,\s*(?:NULL|\[[^\]]*\]|0x[0-9a-f]+),\s*\d+)?\)\s*=", call.args)
         forever = timeout and timeout.group(1) == "-1"
         got = [int(t) for t in re.findall(r"u64=(\d+)", call.args)]
         seen = ", ".join("token %d%s" % (t, " (%s)" % tokens[t] if t in tokens else "") for t in got)
@@ -124,6 +124,17 @@ def label(call, tokens):
     return call.name, ""
 
 
+def missed_wakes(calls, wait, tokens):
+    """"nothing for token 42 (eventfd 6)" when an eventfd registered with the waiting epoll
+    was written to before the wait began, and the wait did not report its token."""
+    got = {int(t) for t in re.findall(r"u64=(\d+)", wait.args)}
+    written = {fds(c)[0][0] for c in calls if c.name == "write" and c.start < wait.start and not c.errno
+               and fds(c) and fds(c)[0][1] == "eventfd"}
+    lost = ["token %d (%s)" % (t, what) for t, what in sorted(tokens.items())
+            if t not in got and what.startswith("eventfd ") and int(what.split()[1]) in written]
+    return "no %s: %s lost" % (", ".join(lost), "that wake is" if len(lost) == 1 else "those wakes are") if lost else ""
+
+
 def _roles(calls):
     order, doing = [], {}
     for c in calls:
@@ -135,7 +146,7 @@ def _roles(calls):
                 "read": "reads"}[c.name]
         if what not in doing[c.tid]:
             doing[c.tid].append(what)
-    return order, {t: "thread %d (tid %d): %s" % (i + 1, t, ", ".join(doing[t])) for i, t in enumerate(order)}
+    return order, {t: ("thread %d (tid %d)" % (i + 1, t), ", ".join(doing[t])) for i, t in enumerate(order)}
 
 
 def render(calls, title, subtitle):
@@ -150,15 +161,19 @@ def render(calls, title, subtitle):
         named = fds(c)
         if c.name == "epoll_ctl" and len(named) > 1 and _token(c) is not None:
             tokens[_token(c)] = "%s %d" % (named[1][1] or "fd", named[1][0])
+    for c in calls:
+        if c.name in ("epoll_wait", "epoll_pwait") and c.result is not None:
+            c.missed = missed_wakes(calls, c, tokens)
     t0 = calls[0].start
     events = sorted([(c.start, 0, c) for c in calls] + [(c.end, 1, c) for c in calls if c.end is not None],
                     key=lambda e: (e[0], e[1]))
-    lane_w, time_w, top, row = 360, 120, 96, 34
+    lane_w, time_w, top, row = 380, 120, 116, 34
     width = time_w + lane_w * len(order) + 20
     body, y, last, where = [], top, None, {}
     for i, tid in enumerate(order):
         x = time_w + i * lane_w
-        body.append('<text x="%d" y="%d" class="h">%s</text>' % (x + 8, top - 18, escape(roles[tid])))
+        body.append('<text x="%d" y="%d" class="h">%s</text>' % (x + 8, top - 26, escape(roles[tid][0])))
+        body.append('<text x="%d" y="%d" class="n">%s</text>' % (x + 8, top - 12, escape(roles[tid][1])))
     for ts, is_end, c in events:
         if last is not None and ts - last > 0.001:
             gap = ts - last
@@ -173,6 +188,9 @@ def render(calls, title, subtitle):
             body.append('<rect x="%d" y="%d" width="10" height="%d" class="b"/>' % (x + 4, y0 - 10, y - y0 + 4))
             body.append('<text x="%d" y="%d" class="e">%s</text>' % (x + 20, y, escape(
                 "%s after %s" % (note or "returns", _ms(c.end - c.start)))))
+            if getattr(c, "missed", ""):
+                body.append('<text x="%d" y="%d" class="e">%s</text>' % (x + 20, y + 13, escape(c.missed)))
+                y += 13
         else:
             where[id(c)] = y
             body.append('<circle cx="%d" cy="%d" r="4" class="%s"/>' % (x + 9, y - 4, "w" if c.end else "d"))
