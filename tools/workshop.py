@@ -13,10 +13,12 @@ it, nor the benchmark, measurement or compile_commands tools.
 
 import argparse
 import difflib
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -264,15 +266,63 @@ def cmd_watch(args, root=ROOT, out=sys.stdout):
 # start.
 
 
-def cmd_start(args, root=ROOT, out=sys.stdout):
-    out.write("Building every lesson (the first build compiles everything once; later builds only what "
-              "changed)...\n")
+def lesson_in_progress(lessons, root):
+    """The lesson to build first: the last one whose files the learner changed (git says
+    which differ from the committed starters), else the first lesson."""
+    inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=root, capture_output=True, text=True)
+    if inside.returncode != 0 or inside.stdout.strip() != "true":
+        return lessons[0]
+    for l in reversed(lessons):
+        files = [os.path.join(l.package, e) for e in l.edits]
+        proc = subprocess.run(["git", "diff", "--quiet", "HEAD", "--"] + files, cwd=root,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if proc.returncode == 1:  # 0: unchanged; anything else: not a git checkout
+            return l
+    return lessons[0]
+
+
+def first_build_figure(root):
+    """'32 s': how long the first build took where docs/measurements.md was made, or None."""
+    try:
+        with open(os.path.join(root, "docs", "measurements.json"), encoding="utf-8") as f:
+            return json.load(f)["first_build"]["text"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _build_step(out, root, step, what, targets):
+    """One timed `bazel build --keep_going TARGETS`, announced first; returns its exit code."""
+    out.write("\n[%d/3] %s: bazel build %s\n" % (step, what, " ".join(targets)))
     out.flush()
-    code = subprocess.call(["bazel", "build", "--keep_going", "//lessons/..."], cwd=root, env=bazel_env())
+    started = time.monotonic()
+    code = subprocess.call(["bazel", "build", "--keep_going"] + targets, cwd=root, env=bazel_env())
+    out.write("[%d/3] %s in %.0f s\n" % (step, "done" if code == 0 else "failed", time.monotonic() - started))
+    return code
+
+
+def cmd_start(args, root=ROOT, out=sys.stdout):
+    lessons = load_manifest(root)
+    first = find_lesson(lessons, args.lesson) if getattr(args, "lesson", None) else lesson_in_progress(lessons, root)
+    figure = first_build_figure(root)
+    out.write("Building the lessons. The first time, Bazel starts its server and compiles the library, the "
+              "test support and every lesson's tests once: that took %s on an idle 2-core machine "
+              "(docs/measurements.md), and takes several times as long on a busy or slower one. Later runs "
+              "rebuild only what changed and take seconds. Bazel shows its progress as it goes.\n"
+              "Lesson %s (%s) is built first, so that you can start on it while the rest builds.\n"
+              % (figure or "under a minute", first.number, first.title))
+    code = _build_step(out, root, 1, "lesson %s, the one you are on" % first.number, ["//%s:all" % first.package])
+    if code == 0:
+        out.write("      You can open lessons/%s/README.md now, while the other lessons build.\n" % first.dir)
+    else:
+        out.write("      Lesson %s does not build (the messages above say where; if you changed it, "
+                  "./tools/reset %s restores its starter). Building the others anyway.\n"
+                  % (first.number, first.number))
+    code = _build_step(out, root, 2, "every other lesson", ["//lessons/..."])
     if code != 0:
         out.write("\nThe build failed; the messages above say where. If you changed a lesson, "
                   "./tools/reset NN restores its starter.\n")
         return code
+    out.write("\n[3/3] every lesson's tests (./tools/progress)\n")
     return cmd_progress(args, root, out)
 
 
@@ -296,7 +346,9 @@ def main(argv=None, root=ROOT):
     p = sub.add_parser("watch", help="re-run a lesson's tests on every save (ibazel)")
     p.add_argument("lesson", nargs="?")
     p.add_argument("--install", action="store_true", help="only install ibazel")
-    p = sub.add_parser("start", help="build every lesson and show progress")
+    p = sub.add_parser("start", help="build the lesson you are on, then every lesson, and show progress")
+    p.add_argument("lesson", nargs="?", help="the lesson to build first (default: the last one whose files "
+                   "you changed, or 00)")
     p.add_argument("--fresh", "--no-cache", dest="fresh", action="store_true", help="as for progress")
     args = parser.parse_args(argv)
     commands = {"progress": cmd_progress, "hint": cmd_hint, "reset": cmd_reset, "diff": cmd_diff,

@@ -421,5 +421,48 @@ class ProgressTableTest(unittest.TestCase):
         self.assertEqual(header[0].index("status"), row.index("not started"))
 
 
+@unittest.skipUnless(shutil.which("git"), "start asks git which lesson changed")
+class StartTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = make_repo(tempfile.mkdtemp())
+        self.lessons = workshop_common.load_manifest(self.tmp)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def test_the_lesson_in_progress_is_the_last_one_whose_files_changed(self):
+        self.assertEqual(workshop.lesson_in_progress(self.lessons, self.tmp).number, "00")  # no git checkout
+        env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+                   GIT_COMMITTER_EMAIL="t@t")
+        for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "starter"]):
+            subprocess.run(["git"] + cmd, cwd=self.tmp, check=True, env=env, capture_output=True)
+        self.assertEqual(workshop.lesson_in_progress(self.lessons, self.tmp).number, "00")
+        with open(os.path.join(self.tmp, "lessons", "01_fd", "fd.cc"), "w") as f:
+            f.write("my work\n")
+        self.assertEqual(workshop.lesson_in_progress(self.lessons, self.tmp).number, "01")
+
+    def test_start_says_what_it_does_and_builds_the_lesson_in_progress_first(self):
+        os.makedirs(os.path.join(self.tmp, "docs"), exist_ok=True)
+        with open(os.path.join(self.tmp, "docs", "measurements.json"), "w") as f:
+            json.dump({"first_build": {"seconds": 32.2, "text": "32 s"}}, f)
+        builds, out = [], io.StringIO()
+        saved = (workshop.subprocess.call, workshop.cmd_progress)
+        workshop.subprocess.call = lambda argv, **kw: builds.append(argv[-1]) or 0
+        workshop.cmd_progress = lambda args, root, out: 0
+        try:
+            args = workshop.argparse.Namespace(lesson="01", fresh=False)
+            self.assertEqual(workshop.cmd_start(args, root=self.tmp, out=out), 0)
+        finally:
+            workshop.subprocess.call, workshop.cmd_progress = saved
+        self.assertEqual(builds, ["//lessons/01_fd:all", "//lessons/..."])
+        text = out.getvalue()
+        self.assertIn("that took 32 s on an idle 2-core machine", text)
+        self.assertIn("Lesson 01 (Owning a file descriptor) is built first", text)
+        self.assertIn("[1/3] lesson 01, the one you are on: bazel build //lessons/01_fd:all", text)
+        self.assertIn("You can open lessons/01_fd/README.md now", text)
+        self.assertIn("[2/3] every other lesson: bazel build //lessons/...", text)
+        self.assertIn("[3/3] every lesson's tests", text)
+
+
 if __name__ == "__main__":
     unittest.main()
