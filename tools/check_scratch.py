@@ -16,13 +16,15 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 
+import experiments
 import scratch_copy
 from check_bazel import tally_targets
 from check_lint import checkpoint_patch
 from check_quotes import output_quotes, unmatched_quote_text
 from scratch_copy import git_apply
-from workshop_common import bazel_env, bazel_test, lesson_status
+from workshop_common import UsageError, bazel_env, bazel_test, lesson_status
 
 # The lessons ./tools/check repeats under each sanitizer, with their references copied
 # in, and how often: registries, wakers, Arc and the early-drop fix are about orderings
@@ -214,3 +216,36 @@ def check_output_quotes(tally, tmp, log, root, sanitizers):
         tally.add(missing is None, "%s matches the real output" % what if missing is None else
                   "%s: the real output has no %r (in this order); quote what it prints now"
                   % (what, missing.strip()))
+
+
+# ---------------------------------------------------------------------------------------
+# Predict, then break it: the lessons' experiments (experiments.py, ./tools/break).
+
+
+def check_experiments(tally, lessons, tmp, log, root, out):
+    """In the scratch copy tmp (reference code in place): the experiments' files pass the
+    lint, and each experiment, run as ./tools/break runs it, fails exactly its Fails cases,
+    shows its Shows lines and holds its Expect lines; one tally entry and one line of
+    output (with its time) per experiment. Every patched file is restored after each."""
+    tally.add_problems(experiments.lint_experiments(root, lessons),
+                       "every lesson has at least %d experiments; each parses, patches only its references or "
+                       "the library, and names a heading of its README" % experiments.MINIMUM)
+    began, count = time.time(), 0
+    for l in lessons:
+        try:
+            exps = experiments.load_experiments(root, l)
+        except UsageError:
+            continue  # the lint above reported it
+        for e in exps:
+            started = time.time()
+            try:
+                problems = experiments.judge(e, experiments.run_experiment(root, tmp, e, log))
+            except UsageError as err:
+                problems = [str(err)]
+            count += 1
+            seconds = time.time() - started
+            out.write("  %s %s (%.0f s)\n" % ("ok  " if not problems else "FAIL", e.path, seconds))
+            out.flush()
+            tally.add(not problems, "%s: %s" % (e.path, "; ".join(problems) if problems else
+                                                 "fails exactly its %d case(s)" % len(e.fails)))
+    out.write("  %d experiments in %.0f s\n" % (count, time.time() - began))

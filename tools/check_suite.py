@@ -210,6 +210,12 @@ def step_solved(ctx):
     check_scratch.check_solved(ctx.tally, ctx.lessons, scratch.path, ctx.log)
 
 
+def step_experiments(ctx):
+    scratch = ctx.scratch()
+    scratch.copy_references(ctx.lessons)
+    check_scratch.check_experiments(ctx.tally, ctx.lessons, scratch.path, ctx.log, ctx.root, ctx.out)
+
+
 def step_solved_clang(ctx):
     scratch = ctx.scratch()
     scratch.copy_references(ctx.lessons)
@@ -290,6 +296,8 @@ STEPS = [
          step_checkpoints, "", True),
     Step("solved", "a learner who writes the reference code goes green: every REF copied over its FILE, "
          "bazel test //lessons/... in the scratch copy", step_solved, "", True),
+    Step("experiments", "predict, then break it: each lesson's experiments fail exactly what they say "
+         "(lessons/*/experiments/, run as ./tools/break runs them, in the scratch copy)", step_experiments, "", True),
     Step("solved_clang", "the lessons with the references copied in build with clang too (scratch copy)",
          step_solved_clang, "", True),
     Step("output_quotes", "quoted test output marked <!-- test-output ... --> is what the tests print with the "
