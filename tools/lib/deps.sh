@@ -1,9 +1,9 @@
 # Installs what the workshop needs, saying what and why. Sourced by tools/start,
 # tools/check and .ci/run; safe to run again (it only installs what is missing).
 #
-#   ensure_deps            Bazel, a C++ compiler, GoogleTest, Benchmark, Python 3, git
+#   ensure_deps            Bazel, a C++ compiler, GoogleTest, Benchmark, Python 3, git, strace
 #   ensure_deps --maintainer   also clang-format, clang, clangd and buildifier (for ./tools/check)
-#   ensure_deps --bench        also the "bench" group: libuv, Boost (Asio), gnuplot and strace,
+#   ensure_deps --bench        also the "bench" group: libuv, Boost (Asio) and gnuplot,
 #                              which only tests/benchmarks and ./tools/bench need;
 #                              also Debian's cargo and librust-mio-dev, for the real
 #                              mio's rows (tests/benchmarks/mio, built offline)
@@ -43,6 +43,7 @@ _deps_missing_debian() {
   command -v g++ >/dev/null 2>&1 || missing+=(g++)
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
   command -v git >/dev/null 2>&1 || missing+=(git)
+  command -v strace >/dev/null 2>&1 || missing+=(strace)
   [ -f /usr/include/gtest/gtest.h ] || missing+=(libgtest-dev)
   [ -f /usr/include/gmock/gmock.h ] || missing+=(libgmock-dev)
   [ -f /usr/include/benchmark/benchmark.h ] || missing+=(libbenchmark-dev)
@@ -67,7 +68,6 @@ _deps_missing_debian() {
     # Debian's cargo by its path: a rustup cargo on PATH is another toolchain than CI's.
     [ -x /usr/bin/cargo ] || missing+=(cargo)
     compgen -G '/usr/share/cargo/registry/mio-0.8.*' >/dev/null || missing+=(librust-mio-dev)
-    command -v strace >/dev/null 2>&1 || missing+=(strace)
   fi
   if _deps_has --redis "$@"; then
     { command -v redis-cli && command -v redis-benchmark; } >/dev/null 2>&1 || missing+=(redis-tools)
@@ -82,6 +82,7 @@ _deps_why() {
     g++) echo "the C++17 compiler" ;;
     python3) echo "runs ./tools/progress, hint, check" ;;
     git) echo "./tools/reset restores starters from git" ;;
+    strace) echo "./tools/break 09 draws the early drop's system calls per thread as a timeline; ./tools/bench counts each benchmark row's system calls" ;;
     libgtest-dev) echo "GoogleTest, the lessons' test framework" ;;
     libgmock-dev) echo "GoogleMock headers that GoogleTest ships with" ;;
     libbenchmark-dev) echo "Google Benchmark, for the performance measurements" ;;
@@ -96,7 +97,6 @@ _deps_why() {
     gnuplot-nox) echo "draws the plots of docs/benchmarks.md (bench group)" ;;
     cargo) echo "Rust's build tool (with rustc), which builds the real mio's benchmark offline (bench group)" ;;
     librust-mio-dev) echo "the sources of Rust's mio 0.8, measured beside the Waker and showing lesson 09's bug (bench group)" ;;
-    strace) echo "counts the system calls of each benchmark row (bench group)" ;;
     redis-tools) echo "redis-cli and redis-benchmark, the real clients lesson 12's server is tested with (redis group)" ;;
     redis-server) echo "the real Redis, which ./tools/bench measures lesson 12's server against (redis group)" ;;
   esac
