@@ -166,6 +166,29 @@ def step_tool_tests(ctx):
         ctx.out.write(proc.stderr[-4000:] + "\n")
 
 
+def step_room(ctx):
+    """tools/tests/room_e2e.py: ./tools/room served, reported to and drawn by headless chromium;
+    one tally entry per test case."""
+    import room_client
+    if not room_client.find_chromium():
+        ctx.tally.add(False, "room: chromium is missing (tools/lib/deps.sh --maintainer installs it: "
+                             "apt-get install chromium)")
+        return
+    try:
+        proc = subprocess.run([sys.executable, os.path.join(ctx.root, "tools", "tests", "room_e2e.py"), "-v"],
+                              cwd=ctx.root, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        ctx.tally.add(False, "room: tools/tests/room_e2e.py did not finish within 600 s")
+        return
+    cases = re.findall(r"^(\w+) \(\S+\) \.\.\. (ok|FAIL|ERROR|skipped.*)$", proc.stderr, re.M)
+    for name, verdict in cases:
+        ctx.tally.add(verdict == "ok", "room: %s (%s)" % (name, verdict))
+    if proc.returncode != 0 or not cases:
+        if all(v == "ok" for _, v in cases):
+            ctx.tally.add(False, "room: tools/tests/room_e2e.py exited with %d" % proc.returncode)
+        ctx.out.write(proc.stderr[-4000:] + "\n")
+
+
 def step_library(ctx):
     results, code = bazel_test(check_bazel.existing(LIBRARY, ctx.root), root=ctx.root, log=ctx.log,
                                extra=REQUIRE_REDIS)
@@ -284,6 +307,8 @@ STEPS = [
     Step("stable_env", "a changed PATH rebuilds nothing (--incompatible_strict_action_env)",
          step_stable_env, "", False),
     Step("tool_tests", "tests of the tools (python3 -m unittest)", step_tool_tests, "", False),
+    Step("room", "./tools/room end to end: learners report, bad reports are refused, headless chromium reads "
+         "the page, a restart keeps the room (tools/tests/room_e2e.py)", step_room, "", False),
     Step("library", "the library and the cross-lesson suites (bazel test %s)" % " ".join(LIBRARY),
          step_library, "", False),
     Step("editor", "editors: tools/compile_commands, then clangd --check on %d files" % len(check_bazel.CLANGD_FILES),

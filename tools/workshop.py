@@ -229,6 +229,11 @@ def run_lesson_tests(root=ROOT, fresh=False, out=None):
 
 def cmd_progress(args, root=ROOT, out=sys.stdout):
     lessons = load_manifest(root)
+    if getattr(args, "room", None) is not None or getattr(args, "name", None) is not None:
+        import room_client  # joining or leaving the facilitator's room (./tools/room)
+        room_client.configure(root, args.room, args.name, out)
+        if args.room == ["off"]:
+            return 0
     fresh = getattr(args, "fresh", False)
     out.write("Building the lessons (bazel build //lessons/... --keep_going)...\n")
     out.flush()
@@ -239,6 +244,8 @@ def cmd_progress(args, root=ROOT, out=sys.stdout):
     if reused:
         out.write("\n(%d test target%s not run again: nothing they are built from changed since the last run. "
                   "./tools/progress --fresh runs everything.)\n" % (reused, "" if reused == 1 else "s"))
+    import room_client  # one line, and only once joined: ./tools/progress --room URL CODE --name NAME
+    room_client.after_progress(root, lessons, results, out)
     return 0
 
 
@@ -335,6 +342,9 @@ def main(argv=None, root=ROOT):
     p = sub.add_parser("progress", help="run the lessons' tests and show where you stand")
     p.add_argument("--fresh", "--no-cache", dest="fresh", action="store_true",
                    help="run every lesson test again, ignoring the results remembered in .cache/progress/")
+    p.add_argument("--room", nargs="+", metavar=("URL", "CODE"), help="join the facilitator's room (./tools/room): "
+                   "from now on each run also reports your test results there; --room off leaves")
+    p.add_argument("--name", help="with --room: the name the facilitator sees")
     p = sub.add_parser("hint", help="print a hint for a lesson: hint NN [LEVEL|all]")
     p.add_argument("lesson")
     p.add_argument("level", nargs="?")

@@ -52,6 +52,7 @@ _deps_missing_debian() {
     command -v clang >/dev/null 2>&1 || missing+=(clang)
     command -v clangd >/dev/null 2>&1 || missing+=(clangd)
     command -v npm >/dev/null 2>&1 || missing+=(npm)
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   fi
   if _deps_has --editor "$@" && ! _deps_has --maintainer "$@"; then
     command -v clangd >/dev/null 2>&1 || missing+=(clangd)
@@ -92,6 +93,7 @@ _deps_why() {
     docker.io) echo "the Docker engine that ./tools/devcontainer-test builds the dev container with (container group)" ;;
     debootstrap) echo "makes the Debian 12 base image of the dev container offline (container group)" ;;
     npm) echo "installs buildifier and ibazel offline from the npm registry" ;;
+    chromium) echo "headless, it opens ./tools/room's page in the room step's end-to-end test (maintainer check)" ;;
     libuv1-dev) echo "libuv, whose uv_async_send the benchmarks compare the Waker with (bench group)" ;;
     libboost-dev) echo "Boost (header-only Asio), whose post() the benchmarks compare the Waker with (bench group)" ;;
     gnuplot-nox) echo "draws the plots of docs/benchmarks.md (bench group)" ;;
@@ -114,6 +116,8 @@ ensure_deps() {
     if _deps_has --maintainer "$@"; then
       command -v clang-format >/dev/null 2>&1 || need+=(clang-format)
       command -v buildifier >/dev/null 2>&1 || need+=(buildifier)
+      # ./tools/room's end-to-end test drives a headless Chrome or Chromium (a cask).
+      [ -d "/Applications/Google Chrome.app" ] || [ -d "/Applications/Chromium.app" ] || need+=(chromium)
     fi
     if _deps_has --bench "$@"; then
       [ -f "$brew_prefix/include/uv.h" ] || need+=(libuv)
