@@ -27,100 +27,13 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import experiments  # noqa: E402
+import predict  # noqa: E402
 import scratch_copy  # noqa: E402
 import timeline  # noqa: E402
 from workshop_common import ROOT, UsageError, find_lesson, lesson_status, load_manifest  # noqa: E402
 
 CACHE = os.path.join(".cache", "break")
 WIDTH = 100
-
-# ---------------------------------------------------------------------------------------
-# Matching a prediction with what happened: simple and kind. A case counts as named when
-# the prediction holds its name, or a word that only a few of the lesson's cases have
-# ("eintr", "release"), or most of the words of its name.
-
-STOP = {"the", "and", "that", "this", "with", "when", "then", "test", "tests", "case", "cases", "fail", "fails",
-        "failing", "will", "would", "should", "must", "after", "before", "from", "into", "every", "each", "one",
-        "two", "not", "does", "its", "are", "all", "for", "until", "while", "is", "a", "an", "of", "on", "to",
-        "it", "in", "no", "by", "at", "or", "be", "as", "if", "pass", "passes", "think", "only", "also"}
-NUMBER_WORDS = {"none": 0, "nothing": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-                "seven": 7, "eight": 8, "nine": 9, "ten": 10}
-
-
-def words(text):
-    """Lower-case words of text, CamelCase and snake_case split: "EdgeTriggered_x" -> edge, triggered, x."""
-    text = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text)
-    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", text)
-    return [w for w in re.split(r"[^a-z0-9]+", text.lower()) if w]
-
-
-def _name(case):
-    """"Kinds/EarlyDrop.WakeThenDrop/eventfd_on_epoll" -> "WakeThenDrop"."""
-    return case.split(".", 1)[-1].split("/")[0]
-
-
-def _significant(case):
-    return [w for w in words(_name(case)) if w not in STOP and len(w) >= 3]
-
-
-def _same_word(a, b):
-    return a == b or (min(len(a), len(b)) >= 5 and (a.startswith(b[:5]) and b.startswith(a[:5])))
-
-
-def named_cases(prediction, cases):
-    """The cases (target, "Suite.Case") of `cases` that the prediction names."""
-    flat = re.sub(r"[^a-z0-9]", "", prediction.lower())
-    said = [w for w in words(prediction) if w not in STOP and len(w) >= 3]
-    names = {_name(c) for _, c in cases}
-    rare = max(1, min(3, (len(names) - 1) // 4))
-    picked = set()
-    for w in said:  # a word that only a few cases have names those cases
-        having = {n for n in names if any(_same_word(w, x) for x in _significant("." + n))}
-        if len(w) >= 4 and len(having) <= rare:
-            picked |= having
-    out = set()
-    for target, case in cases:
-        name, sig = _name(case), _significant(case)
-        hits = [w for w in sig if any(_same_word(w, s) for s in said)]
-        if name in picked or (len(name) >= 6 and name.lower() in flat) or (sig and len(hits) * 2 >= len(sig) + 1):
-            out.add((target, case))
-    return out
-
-
-def predicted_count(prediction):
-    """A number of failing cases the prediction states ("3", "three", "none"), or None."""
-    for w in words(prediction):
-        if w.isdigit() and len(w) <= 3:
-            return int(w)
-        if w in NUMBER_WORDS:
-            return NUMBER_WORDS[w]
-    return None
-
-
-def compare(prediction, failing, everything):
-    """Lines that tell the learner how their prediction did."""
-    if not prediction.strip():
-        return ["You made no prediction this time. Next time, guess first: it is how the lesson sticks."]
-    failing = {c for c in failing if c[1] != "*"}
-    named = named_cases(prediction, everything)
-    lines = []
-    count = predicted_count(prediction)
-    if count is not None and not named:
-        lines.append("You predicted %d failing case%s; %d failed." % (count, "" if count == 1 else "s", len(failing))
-                     + (" Right." if count == len(failing) else ""))
-    if failing:
-        got = failing & named
-        lines.append("Your prediction named %d of the %d failing case%s%s" % (
-            len(got), len(failing), "" if len(failing) == 1 else "s",
-            ": all of them. Well predicted." if got == failing else "." if got else
-            ". The failures below are the surprise: that is what this experiment is for."))
-    elif not named:
-        lines.append("Nothing failed, and your prediction named no test. Well predicted.")
-    extra = sorted({_name(c) for _, c in named - failing})
-    if extra:
-        lines.append("It also named %s, which passed." % ", ".join(extra[:6]))
-    return lines
-
 
 # ---------------------------------------------------------------------------------------
 # The scratch copy.
@@ -206,7 +119,8 @@ def ask(exp, args, out, ask_fn):
         return ""
 
 
-MECHANICS = re.compile(r"^(Expected equality of these values:|Value of: |Expected: |Actual: |Which is: |Failed$|With diff:|@@ |[-+])")
+MECHANICS = re.compile(r"^(Expected equality of these values:|Value of: |Expected: |Actual: |Which is: |Failed$|"
+                       r"With diff:|@@ |[-+])")
 
 
 def excerpt(message, fragments, most=10):
@@ -270,7 +184,7 @@ def report(exp, outcome, prediction, out):
         out.write("  %d of %d test cases failed:\n" % (len(cases), len(cases) + len(outcome.passed)))
     if whole:
         out.write("  %s gave no per-case results: %s.\n" % (", ".join(whole), "no test case ran"))
-    named = named_cases(prediction, failing + outcome.passed) if prediction.strip() else set()
+    named = predict.named_cases(prediction, failing + outcome.passed) if prediction.strip() else set()
     said = {}
     for key, members, variants in group(failing, len({t for t, _ in exp.lesson.fails}) > 1):
         mark = "   <- you named it" if any(m in named for m in members) else ""
@@ -289,7 +203,8 @@ def report(exp, outcome, prediction, out):
         out.write("\n  The other %d passed.\n" % len(outcome.passed))
     if outcome.logs:
         out.write("  Each failing target's whole output: %s\n" % ", ".join(
-            os.path.join(CACHE, "tree", "bazel-testlogs", exp.lesson.package, t, "test.log") for t in sorted(outcome.logs)))
+            os.path.join(CACHE, "tree", "bazel-testlogs", exp.lesson.package, t, "test.log")
+            for t in sorted(outcome.logs)))
     problems = experiments.judge(exp, outcome)
     expected = len(exp.fails)
     out.write("\n")
@@ -302,7 +217,7 @@ def report(exp, outcome, prediction, out):
                   "or a race went the other way):\n" + "".join("  - %s\n" % p for p in problems))
     for key, value in sorted(outcome.measured.items()):
         out.write("  measured %s = %s\n" % (key, "?" if value is None else "%g" % value))
-    out.write("\n" + "\n".join(wrap(l, 0) for l in compare(prediction, set(outcome.failing),
+    out.write("\n" + "\n".join(wrap(l, 0) for l in predict.compare(prediction, set(outcome.failing),
                                                             failing + outcome.passed)) + "\n")
     return problems
 
@@ -352,10 +267,10 @@ def run_one(root, lessons, exp, args, out, ask_fn=input):
                      (" --config=%s" % exp.config if exp.config else "") +
                      (" --runs_per_test=%d" % exp.runs if exp.runs > 1 else ""), CACHE, CACHE))
         if first:
-            out.write("This is the first run: the scratch copy builds the library and the lesson once, which takes "
-                      "a few minutes. After that an experiment takes seconds.\n")
+            out.write("This is the first run: the scratch copy builds the library and the lesson once, which can "
+                      "take a few minutes. After that an experiment takes seconds.\n")
         elif exp.config:
-            out.write("(The first --config=%s run builds the lesson again with the sanitizer: a minute or so.)\n"
+            out.write("(The first --config=%s run here builds the lesson again with the sanitizer first.)\n"
                       % exp.config)
         out.flush()
         traced = []

@@ -178,7 +178,9 @@ def lint_experiments(root, lessons):
             problems.append("lesson %s has %d experiment(s) in %s/; every lesson needs at least %d"
                             % (l.number, len(exps), experiment_dir(l), MINIMUM))
         with open(os.path.join(root, l.package, "README.md")) as f:
-            headings = readme_headings(f.read())
+            text = f.read()
+        headings = readme_headings(text)
+        problems += lint_section(text, exps, "%s/README.md" % l.package)
         refs = set(l.refs.values())
         targets = {t for t, _ in l.fails}
         for e in exps:
@@ -193,6 +195,23 @@ def lint_experiments(root, lessons):
             if e.explains not in headings:
                 problems.append("%s: 'Explains: %s' is no heading of %s/README.md" % (e.path, e.explains, l.package))
     return problems
+
+
+SECTION = "## Predict, then break it"
+
+
+def lint_section(text, exps, readme):
+    """A README's "Predict, then break it" section (where it has one) lists exactly the
+    lesson's experiments, one table row each: | `NAME` | the question |."""
+    if SECTION not in text:
+        return []
+    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^\| `([a-z0-9-]+)` \|", section, re.M)
+    names = [e.name for e in exps]
+    return ["%s: the section '%s' lists `%s`, which is no experiment of this lesson" % (readme, SECTION[3:], n)
+            for n in listed if n not in names] + \
+        ["%s: the section '%s' does not list the experiment `%s`" % (readme, SECTION[3:], n)
+         for n in names if n not in listed]
 
 
 # ---------------------------------------------------------------------------------------
