@@ -269,7 +269,7 @@ def run_experiment(root, dest, exp, log, while_patched=None):
         f.write(exp.diff)
     outcome = Outcome()
     try:
-        with Patched(dest, patch_file, exp.diff, keep=keep):
+        with Patched(dest, patch_file, exp.diff, keep=keep, name=exp.path):
             copy_reference(root, lesson, dest, source=dest)
             start = os.path.getsize(log) if os.path.exists(log) else 0
             extra = ["--runs_per_test=%d" % exp.runs] if exp.runs > 1 else []

@@ -98,8 +98,8 @@ class Patched:
     """with Patched(dest, patch_file, diff, keep=[...]): the patch applied in dest, and on
     leaving every file it touched, and every path in `keep`, exactly as it was before."""
 
-    def __init__(self, dest, patch_file, diff, keep=()):
-        self.dest, self.patch_file = dest, patch_file
+    def __init__(self, dest, patch_file, diff, keep=(), name=None):
+        self.dest, self.patch_file, self.name = dest, patch_file, name or patch_file
         self.paths = patch_paths(diff)
         self.saved = {}
         for p in list(self.paths) + list(keep):
@@ -107,16 +107,16 @@ class Patched:
 
     def __enter__(self):
         if not self.paths:
-            raise UsageError("%s holds no 'diff --git a/PATH b/PATH' section" % self.patch_file)
+            raise UsageError("%s holds no 'diff --git a/PATH b/PATH' section" % self.name)
         proc = git_apply(self.dest, self.patch_file)
         if proc.returncode != 0:
             self.restore()
             raise UsageError("%s does not apply to the reference code: %s"
-                             % (self.patch_file, " ".join(proc.stderr.strip().splitlines()[:2])))
+                             % (self.name, " ".join(proc.stderr.strip().splitlines()[:2])))
         unchanged = [p for p in self.paths if self._read(p) == self.saved.get(p)]
         if unchanged:
             self.restore()
-            raise UsageError("%s applied but changed nothing in %s" % (self.patch_file, ", ".join(unchanged)))
+            raise UsageError("%s applied but changed nothing in %s" % (self.name, ", ".join(unchanged)))
         return self
 
     def __exit__(self, *exc):

@@ -240,6 +240,28 @@ class JudgeTest(unittest.TestCase):
         self.assertIn("could not be measured: no test case", experiments.judge(e, o)[0])
 
 
+    def test_a_recorded_property_and_a_cases_time(self):
+        folder = tempfile.mkdtemp()
+        try:
+            xml = os.path.join(folder, "test.xml")
+            with open(xml, "w") as f:
+                f.write('<testsuites><testsuite name="S"><testcase name="A" classname="S" time="1.5" wakeups="3"/>'
+                        '<testcase name="B" classname="S" time="0.2"><properties><property name="wakeups" '
+                        'value="11"/></properties></testcase></testsuite></testsuites>')
+            e = parse(Measure=["property:wakeups", "seconds:fd_test:S.A"])
+            o = outcome({})
+            o.xml = [xml]
+            self.assertEqual(experiments.measure("property:wakeups", None, e, o, None), 11.0)
+            o.xml = [os.path.join(folder, "fd_test", "test.xml")]
+            os.makedirs(os.path.dirname(o.xml[0]))
+            shutil.copyfile(xml, o.xml[0])
+            self.assertEqual(experiments.measure("seconds:fd_test:S.A", None, e, o, None), 1.5)
+            with self.assertRaises(workshop_common.UsageError):
+                experiments.measure("property:calls", None, e, o, None)
+        finally:
+            shutil.rmtree(folder)
+
+
 CASES = [("epoll_test", "EpollTest.WaitRetriesEintrAndStillReportsTheEvent"),
          ("epoll_test", "EpollTest.WaitRetriesEintrUntilTheTimeoutIsUsedUp"),
          ("epoll_test", "EpollTest.WaitRetriesEintrWithNoTimeoutUntilAnEvent"),
