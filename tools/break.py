@@ -91,8 +91,12 @@ def list_experiments(root, lesson, out):
     exps = experiments.load_experiments(root, lesson)
     out.write("\nLesson %s, %s: %d experiment%s.\n" % (lesson.number, lesson.title, len(exps),
                                                        "" if len(exps) == 1 else "s"))
+    with open(os.path.join(root, lesson.package, "README.md")) as f:
+        order = experiments.section_names(f.read())  # the README's table lists them in a sensible order
+    exps.sort(key=lambda e: (order.index(e.name) if e.name in order else len(order), e.name))
     for e in exps:
-        out.write("\n  %s\n%s\n" % (e.name, wrap(e.title + " " + e.predict, 6)))
+        out.write("\n%s\n%s\n" % (textwrap.fill("%s: %s" % (e.name, e.title), WIDTH, initial_indent="  ",
+                                                 subsequent_indent="    "), wrap(e.predict, 6)))
     if exps:
         out.write("\nRun one: ./tools/break %s %s\n" % (lesson.number, exps[0].name))
     return 0

@@ -200,13 +200,20 @@ def lint_experiments(root, lessons):
 SECTION = "## Predict, then break it"
 
 
+def section_names(text):
+    """The experiments a README's "Predict, then break it" table lists, in order, or []."""
+    if SECTION not in text:
+        return []
+    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `([a-z0-9-]+)` \|", section, re.M)
+
+
 def lint_section(text, exps, readme):
     """A README's "Predict, then break it" section (where it has one) lists exactly the
     lesson's experiments, one table row each: | `NAME` | the question |."""
     if SECTION not in text:
         return []
-    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
-    listed = re.findall(r"^\| `([a-z0-9-]+)` \|", section, re.M)
+    listed = section_names(text)
     names = [e.name for e in exps]
     return ["%s: the section '%s' lists `%s`, which is no experiment of this lesson" % (readme, SECTION[3:], n)
             for n in listed if n not in names] + \
