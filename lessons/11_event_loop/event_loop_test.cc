@@ -457,24 +457,30 @@ TEST(Timers, CancelAfterATimerRanSaysFalse) {
   EXPECT_FALSE(loop.Cancel(TimerId{})) << "TimerId{} names no timer";
 }
 
+// The timer sets itself again for a deadline that has already passed, so the
+// new timer is due at once, however often the clock is read: only "run the
+// timers that existed when the step began" sends it to the next turn. (One set
+// with RunAfter(0) would not show it: its deadline lies after the `now` that
+// RunDueTimers took.)
 TEST(Timers, ATimerSetByATimerRunsOnALaterTurn) {
   EventLoop loop(Opts());
   std::atomic<int> runs{0};
   std::atomic<bool> give_up{false};
+  const Clock::time_point past = Clock::now();
   std::function<void()> again = [&] {
     runs.fetch_add(1);
-    if (!give_up.load()) loop.RunAfter(Clock::duration::zero(), again);
+    if (!give_up.load()) loop.RunAt(past, again);
   };
-  loop.RunAfter(Clock::duration::zero(), again);
+  loop.RunAt(past, again);
   LoopThread thread(loop);
   ASSERT_TRUE(WaitUntil([&] { return runs.load() >= 3; }))
-      << "a zero-delay timer that sets itself again ran " << runs.load()
+      << "a timer that sets itself again, already due, ran " << runs.load()
       << " times; " << kTimersNeverRan;
   loop.Stop();
   ASSERT_TRUE(thread.Finished(kDefaultDeadline, [&] { give_up = true; }))
-      << "Run() never returned after Stop(): a timer that sets itself with no "
-         "delay kept RunDueTimers busy. Run only timers that existed when the "
-         "step began";
+      << "Run() never returned after Stop(): a timer that sets itself again, "
+         "already due, kept RunDueTimers busy. Run only the timers that "
+         "existed when the step began (seq < next_timer_seq_ as it was then)";
 }
 
 TEST(Timers, AThrowingTimerKeepsTheTimersSetBeforeItThrew) {
@@ -522,6 +528,21 @@ TEST(Timers, TheLoopSleepsUntilTheNearestDeadlineInsteadOfSpinning) {
   loop.Stop();
   ASSERT_TRUE(thread.Finished());
   EXPECT_FALSE(far_ran);
+}
+
+TEST(Timers, WithNoTimerTheLoopSleepsUntilAnEvent) {
+  EventLoop loop(Opts());
+  Running running(loop);
+  LoopThread thread(loop);
+  ASSERT_TRUE(running.Wait())
+      << "Run() never called a Watch callback (given code)";
+  EXPECT_TRUE(
+      testing::WaitUntilBlockedInKernel(running.tid(), milliseconds(2000)))
+      << "with no timer at all the loop thread never went to sleep in the "
+         "kernel: it is spinning. With nothing to wait for, NextTimeout must "
+         "return std::nullopt (no timeout: sleep until an event), not 0";
+  loop.Stop();
+  ASSERT_TRUE(thread.Finished());
 }
 
 TEST(Timers, PendingTimersAreDestroyedUnrunWithTheLoop) {
