@@ -190,6 +190,10 @@ class BuildEventsTest(unittest.TestCase):
                  "testResult": {"testActionOutput": [{"name": "test.xml", "uri": "file://" + xml}]}},
                 {"id": {"testSummary": {"label": "//lessons/01_fd:fd_test"}}, "testSummary": {"overallStatus": "FAILED"}},
                 {"id": {"targetCompleted": {"label": "//lessons/02_raw_epoll:epoll_test"}}, "aborted": {"reason": "x"}},
+                {"id": {"targetCompleted": {"label": "//lessons/12_redis_server:server_test"}},
+                 "aborted": {"reason": "SKIPPED", "description": "incompatible"}},
+                {"id": {"testSummary": {"label": "//lessons/12_redis_server:server_test"}},
+                 "testSummary": {"overallStatus": "NO_STATUS"}},
             ]
             bep = os.path.join(tmp, "bep.json")
             with open(bep, "w") as f:
@@ -198,6 +202,7 @@ class BuildEventsTest(unittest.TestCase):
         self.assertEqual(results["//lessons/01_fd:fd_test"].status, "FAILED")
         self.assertEqual(results["//lessons/01_fd:fd_test"].cases, {"FdTest.A": (False, "boom")})
         self.assertEqual(results["//lessons/02_raw_epoll:epoll_test"].status, "FAILED_TO_BUILD")
+        self.assertNotIn("//lessons/12_redis_server:server_test", results)  # skipped on this platform
 
 
 class ProgressTest(unittest.TestCase):
