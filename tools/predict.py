@@ -38,28 +38,32 @@ def _same_word(a, b):
 def named_cases(prediction, cases):
     """The cases (target, "Suite.Case") of `cases` that the prediction names: by their
     name, by most of its words, or by a word only a few cases have (of those, the ones the
-    prediction matches best)."""
-    flat = re.sub(r"[^a-z0-9]", "", prediction.lower())
-    said = [w for w in words(prediction) if w not in STOP and len(w) >= 3]
+    prediction matches best). The words of a name given in full count for that name only."""
     names = {_name(c) for _, c in cases}
+    whole = {n for n in names if len(n) >= 6 and n.lower() in re.sub(r"[^a-z0-9]", "", prediction.lower())}
+    rest = prediction
+    for n in sorted(whole, key=len, reverse=True):
+        rest = re.sub(re.escape(n), " ", rest, flags=re.I)
+    # Words of the variants ("kqueue_user_on_kqueue", a typed suite's "OnEpoll") say which
+    # variant, not which case: "kqueue_user survives" names no case.
+    variants = {w for _, c in cases for v in re.findall(r"/(\w+)", c) for w in words(v)}
+    said = [w for w in words(rest) if w not in STOP and len(w) >= 3 and w not in variants]
 
     def hits(name):
-        return [w for w in _significant("." + name) if any(_same_word(w, s) for s in said)]
+        return [w for w in set(_significant("." + name)) if any(_same_word(w, s) for s in said)]
 
     rare = max(3, len(names) // 4)
-    picked = set()
+    picked = set(whole)
     for w in said:
         having = {n for n in names if any(_same_word(w, x) for x in _significant("." + n))}
         if len(w) >= 4 and 0 < len(having) <= rare:
             best = max(len(hits(n)) for n in having)
             picked |= {n for n in having if len(hits(n)) == best}
-    out = set()
-    for target, case in cases:
-        name, sig = _name(case), _significant(case)
-        if name in picked or (len(name) >= 6 and name.lower() in flat) or \
-                (sig and len(hits(name)) * 2 >= len(sig) + 1):
-            out.add((target, case))
-    return out
+    for n in names:
+        sig = set(_significant("." + n))
+        if sig and len(hits(n)) * 2 > len(sig) + 1:
+            picked.add(n)
+    return {(t, c) for t, c in cases if _name(c) in picked}
 
 
 def predicted_count(prediction):
@@ -88,10 +92,13 @@ def compare(prediction, failing, everything):
         lines.append("Your prediction named %d of the %d failing case%s%s" % (
             len(got), len(failing), "" if len(failing) == 1 else "s",
             ": all of them. Well predicted." if got == failing else "." if got else
-            ". The failures below are the surprise: that is what this experiment is for."))
+            ". The failures above are the surprise: that is what this experiment is for."))
+        missed = sorted({_name(c) for _, c in failing - named})
+        if got and missed:
+            lines.append("Not named: %s." % ", ".join(missed[:6]))
     elif not named:
         lines.append("Nothing failed, and your prediction named no test. Well predicted.")
-    extra = sorted({_name(c) for _, c in named - failing})
+    extra = sorted({_name(c) for _, c in named - failing} - {_name(c) for _, c in failing})
     if extra:
         lines.append("It also named %s, which passed." % ", ".join(extra[:6]))
     return lines

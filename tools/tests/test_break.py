@@ -302,6 +302,14 @@ class PredictionTest(unittest.TestCase):
                  ("t", "Kinds/Basics.MoveKeepsTheSource/pipe_on_kqueue")]
         self.assertEqual(len(predict.named_cases("wake then drop before poll", cases)), 2)
 
+    def test_variant_words_name_no_case(self):
+        cases = [("t", "Kinds/EarlyDrop.WakeThenDropBeforePoll/kqueue_user_on_kqueue"),
+                 ("t", "WakerKinds.KqueueUserNeedsTheKqueueBackend")]
+        self.assertEqual(predict.named_cases("kqueue_user survives: its event lives in the kqueue", cases), set())
+        failing = {cases[0]}
+        self.assertEqual(predict.compare("WakeThenDropBeforePoll, but not for kqueue_user", failing, cases),
+                         ["Your prediction named 1 of the 1 failing case: all of them. Well predicted."])
+
     def test_a_count(self):
         self.assertEqual(predict.predicted_count("I think 3 will fail"), 3)
         self.assertEqual(predict.predicted_count("none of them"), 0)
