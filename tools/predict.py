@@ -10,7 +10,8 @@ import re
 STOP = {"the", "and", "that", "this", "with", "when", "then", "test", "tests", "case", "cases", "fail", "fails",
         "failing", "will", "would", "should", "must", "after", "before", "from", "into", "every", "each", "one",
         "two", "not", "does", "its", "are", "all", "for", "until", "while", "is", "a", "an", "of", "on", "to",
-        "it", "in", "no", "by", "at", "or", "be", "as", "if", "pass", "passes", "think", "only", "also"}
+        "it", "in", "no", "by", "at", "or", "be", "as", "if", "pass", "passes", "think", "only", "also", "throw",
+        "throws", "thrown"}
 NUMBER_WORDS = {"none": 0, "nothing": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                 "seven": 7, "eight": 8, "nine": 9, "ten": 10}
 
@@ -52,7 +53,7 @@ def named_cases(prediction, cases):
     def hits(name):
         return [w for w in set(_significant("." + name)) if any(_same_word(w, s) for s in said)]
 
-    rare = max(3, len(names) // 4)
+    rare = max(3, len(names) // 6)
     picked = set(whole)
     for w in said:
         having = {n for n in names if any(_same_word(w, x) for x in _significant("." + n))}
