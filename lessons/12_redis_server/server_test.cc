@@ -313,10 +313,18 @@ TEST(FairTurns, AStreamingClientDoesNotHoldTheLoop) {
   RespClient streamer = s.Connect();
   RespClient probe = s.Connect();
   const std::string incr = Command({"INCR", "fair"});
+  const long one_read = static_cast<long>(kReadChunk / incr.size()) + 1;
   constexpr int kIncrs = 100000;  // 2.3 MB
+  // The head, three reads' worth (about 48 KiB), is in the kernel before the
+  // server starts: the socket buffers take it at once. The writer sends the
+  // rest, refilling them as the server reads.
+  const int head = static_cast<int>(3 * one_read);
+  std::string first;
+  for (int i = 0; i < head; ++i) first += incr;
   std::string pipeline;
-  for (int i = 0; i < kIncrs; ++i) pipeline += incr;
+  for (int i = head; i < kIncrs; ++i) pipeline += incr;
   std::string error;
+  ASSERT_TRUE(streamer.Send(first, testing::kDefaultDeadline, &error)) << error;
   ASSERT_TRUE(
       probe.Send(Command({"GET", "fair"}), testing::kDefaultDeadline, &error))
       << error;
@@ -331,7 +339,6 @@ TEST(FairTurns, AStreamingClientDoesNotHoldTheLoop) {
   // "$-1": no INCR had run yet; else the count, as a bulk string.
   const long before =
       reply == "$-1\r\n" ? 0 : std::stol(reply.substr(reply.find("\r\n") + 2));
-  const long one_read = static_cast<long>(kReadChunk / incr.size()) + 1;
   EXPECT_LE(before, 2 * one_read)
       << before << " of one client's INCRs ran before another client's GET, "
       << "which was waiting all along. Read each client once per event (one "
