@@ -22,7 +22,7 @@ The library and the cross-lesson suites (//loop/... //tests/...) are tested in t
 the reference code of the lessons only in the scratch copy. The last line printed is
 "N passed, N failed"; the exit status is non-zero on any failure.
 
-    ./tools/check [--no-sanitizers] [--no-lint] [--only STEP ...]
+    ./tools/check [--no-sanitizers] [--no-lint] [--no-container] [--only STEP ...]
 
 Python 3 standard library only.
 """
@@ -295,7 +295,32 @@ def step_format(ctx):
     check_lint.check_format(ctx.tally, ctx.root)
 
 
-# needs: "" always, "sanitizers" unless --no-sanitizers, "lint" unless --no-lint.
+DEVCONTAINER_DEADLINE = 40 * 60  # measured: about 7 minutes from nothing (no image, no cache)
+
+
+def step_devcontainer(ctx):
+    """./tools/devcontainer-test: one tally entry per check it prints ("  ok   ..." or
+    "  FAIL ..."), its phase times in the output."""
+    cmd = [os.path.join(ctx.root, "tools", "devcontainer-test")]
+    proc = subprocess.Popen(cmd, cwd=ctx.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = proc.communicate(timeout=DEVCONTAINER_DEADLINE)
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # it stops its containers and the dockerd it started on SIGTERM
+        out, _ = proc.communicate(timeout=120)
+        ctx.tally.add(False, "devcontainer: ./tools/devcontainer-test did not finish within %d s"
+                      % DEVCONTAINER_DEADLINE)
+    checks = re.findall(r"^  (ok  |FAIL) (.*)$", out, re.M)
+    for verdict, what in checks:
+        ctx.tally.add(verdict == "ok  ", "devcontainer: " + what)
+    ctx.out.write("".join("  %s\n" % line for line in out.splitlines() if line.startswith(("== ", "Times: "))))
+    if proc.returncode != 0 and all(v == "ok  " for v, _ in checks):
+        ctx.tally.add(False, "devcontainer: ./tools/devcontainer-test exited with %d (output below)" % proc.returncode)
+        ctx.out.write(out[-3000:] + "\n")
+
+
+# needs: "" always, "sanitizers" unless --no-sanitizers, "lint" unless --no-lint,
+# "container" unless --no-container.
 # scratch: the step works in the scratch copy, which is removed after the last such step.
 Step = collections.namedtuple("Step", "name title run needs scratch")
 
@@ -340,13 +365,17 @@ STEPS = [
     Step("clang", "the library, its suites and the starters build with clang too (--repo_env=CC=clang)",
          step_clang, "", False),
     Step("format", "formatting (clang-format, buildifier)", step_format, "lint", False),
+    Step("devcontainer", "the dev container: built on an offline Debian 12 image, then ./tools/start, the starters "
+         "and the references in it (./tools/devcontainer-test; root and Docker)", step_devcontainer, "container",
+         False),
 ]
 
 
 def wanted(step, args):
     if args.only:
         return step.name in args.only
-    return not ((step.needs == "sanitizers" and args.no_sanitizers) or (step.needs == "lint" and args.no_lint))
+    return not ((step.needs == "sanitizers" and args.no_sanitizers) or (step.needs == "lint" and args.no_lint)
+                or (step.needs == "container" and args.no_container))
 
 
 def cmd_check(args, root=ROOT, out=sys.stdout):
@@ -372,6 +401,8 @@ def main(argv=None, root=ROOT):
     parser = argparse.ArgumentParser(prog="tools/check", description=__doc__.splitlines()[0])
     parser.add_argument("--no-sanitizers", action="store_true", help="skip the ASan/TSan steps")
     parser.add_argument("--no-lint", action="store_true", help="skip formatting")
+    parser.add_argument("--no-container", action="store_true",
+                        help="skip building and trying the dev container (it needs root and Docker)")
     parser.add_argument("--only", action="append", choices=[s.name for s in STEPS], metavar="STEP",
                         help="run only this step (repeatable), whatever the other options say; the steps: "
                              + ", ".join(s.name for s in STEPS))

@@ -324,7 +324,7 @@ class SuiteTest(unittest.TestCase):
 
     def check(self, *argv):
         out = io.StringIO()
-        parser = argparse.Namespace(no_sanitizers=False, no_lint=False, only=None)
+        parser = argparse.Namespace(no_sanitizers=False, no_lint=False, no_container=False, only=None)
         for a in argv:
             if a.startswith("--only="):
                 parser.only = (parser.only or []) + [a[len("--only="):]]
@@ -344,8 +344,9 @@ class SuiteTest(unittest.TestCase):
         self.assertTrue(text.endswith("What failed:\n  - d\n4 passed, 1 failed\n"), text)
 
     def test_options_leave_steps_out(self):
-        check_suite.STEPS = [self.step("a"), self.step("c", "sanitizers", True), self.step("e", "lint")]
-        code, _ = self.check("--no-sanitizers", "--no-lint")
+        check_suite.STEPS = [self.step("a"), self.step("c", "sanitizers", True), self.step("e", "lint"),
+                             self.step("f", "container")]
+        code, _ = self.check("--no-sanitizers", "--no-lint", "--no-container")
         self.assertEqual(code, 0)
         self.assertEqual([name for name, _ in self.ran], ["a"])
         self.assertEqual(FakeScratch.made, [])  # no scratch step ran: no copy was made
@@ -361,7 +362,7 @@ class SuiteTest(unittest.TestCase):
         self.assertLess(names.index("checkpoints"), names.index("solved"))  # on the untouched starters
         scratch = [i for i, s in enumerate(self.saved[0]) if s.scratch]
         self.assertEqual(scratch, list(range(scratch[0], scratch[-1] + 1)))  # one run of scratch steps
-        self.assertEqual({s.needs for s in self.saved[0]}, {"", "sanitizers", "lint"})
+        self.assertEqual({s.needs for s in self.saved[0]}, {"", "sanitizers", "lint", "container"})
 
 
 if __name__ == "__main__":
