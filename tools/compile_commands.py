@@ -52,6 +52,20 @@ from workshop_common import ROOT, UsageError, bazel_env  # noqa: E402
 # The lessons, the library and its tests; //:loop is the alias of //loop that programs and
 # tests/ depend on (its header loop/loop.h gets the command of a test that uses it).
 PATTERNS = ["//lessons/...", "//loop/...", "//tests/...", "//:loop"]
+# What tests/benchmarks needs beyond the lessons: libuv and Boost (deps.sh --bench), which a
+# learner's ./tools/start does not install. Without them the default leaves it out.
+BENCH_HEADERS = ("uv.h", os.path.join("boost", "asio.hpp"))
+INCLUDE_DIRS = ("/usr/include", "/usr/local/include", "/opt/homebrew/include")
+
+
+def default_patterns(root=ROOT, include_dirs=INCLUDE_DIRS):
+    """PATTERNS, or, when libuv's or Boost's headers are missing, the same with every package
+    under tests/ but tests/benchmarks."""
+    if all(any(os.path.isfile(os.path.join(d, h)) for d in include_dirs) for h in BENCH_HEADERS):
+        return list(PATTERNS)
+    tests = sorted(n for n in os.listdir(os.path.join(root, "tests"))
+                   if n != "benchmarks" and os.path.isdir(os.path.join(root, "tests", n)))
+    return [p for p in PATTERNS if p != "//tests/..."] + ["//tests/%s/..." % n for n in tests]
 OUTPUT = "compile_commands.json"
 OVERLAY = ".cache/compile_commands/vfsoverlay.yaml"
 
@@ -348,11 +362,12 @@ def main(argv=None, root=ROOT, out=sys.stdout):
         prog="tools/compile_commands",
         description="Write compile_commands.json (for clangd, VS Code, CLion) from Bazel's compile actions.")
     parser.add_argument("-o", "--output", help="where to write it (default: %s in the workspace root)" % OUTPUT)
-    parser.add_argument("patterns", nargs="*", help="Bazel target patterns (default: %s)" % " ".join(PATTERNS))
+    parser.add_argument("patterns", nargs="*", help="Bazel target patterns (default: %s; without libuv and Boost, "
+                        "tests/benchmarks is left out)" % " ".join(PATTERNS))
     args = parser.parse_args(argv)
     started = time.time()
     try:
-        path, entries, clangd = generate(root, args.output, args.patterns or PATTERNS)
+        path, entries, clangd = generate(root, args.output, args.patterns or default_patterns(root))
     except UsageError as e:
         sys.stderr.write("error: %s\n" % e)
         return 2

@@ -353,5 +353,20 @@ class CheckEditorTest(unittest.TestCase):
                                           "failed (exit 1)"])
 
 
+class DefaultPatternsTest(unittest.TestCase):
+    def test_without_libuv_and_boost_the_benchmarks_are_left_out(self):
+        with tempfile.TemporaryDirectory() as root, tempfile.TemporaryDirectory() as inc:
+            for d in ("benchmarks", "contract", "unit"):
+                os.makedirs(os.path.join(root, "tests", d))
+            got = cc.default_patterns(root, include_dirs=(inc,))
+            self.assertNotIn("//tests/...", got)
+            self.assertIn("//tests/contract/...", got)
+            self.assertNotIn("//tests/benchmarks/...", got)
+            os.makedirs(os.path.join(inc, "boost"))
+            for h in ("uv.h", os.path.join("boost", "asio.hpp")):
+                open(os.path.join(inc, h), "w").close()
+            self.assertEqual(cc.default_patterns(root, include_dirs=(inc,)), cc.PATTERNS)
+
+
 if __name__ == "__main__":
     unittest.main()
