@@ -116,11 +116,17 @@ def ask(exp, args, out, ask_fn):
     out.write("\nLesson %s, experiment %s\n\n%s\n\n%s\n\n" % (exp.lesson.number, exp.name,
                                                              wrap("Title:   " + exp.title, 0),
                                                              wrap("Predict: " + exp.predict, 0)))
+    if args.predict is not None:
+        text = sys.stdin.readline().strip() if args.predict == "-" else args.predict.strip()
+        out.write("Your prediction (from %s): %s\n" % ("standard input" if args.predict == "-" else "--predict",
+                                                          text))
+        return text
     if args.no_predict or not sys.stdin.isatty():
-        out.write("(No prediction asked: %s.)\n" % ("--no-predict" if args.no_predict else "input is not a terminal"))
+        out.write("(No prediction asked: %s.)\n" % ("--no-predict" if args.no_predict else
+                                                    "input is not a terminal; --predict TEXT gives one"))
         return ""
     try:
-        return ask_fn("Your prediction (a line; test names, a number, or your own words): ")
+        return ask_fn("Your prediction (a line: test names, a prefix with *, a number, your own words): ")
     except EOFError:
         return ""
 
@@ -153,24 +159,12 @@ def telling_lines(text, fragments, most=6):
     return [l for l in text.splitlines() if any(f in l.lower() for f in wanted)][:most]
 
 
-def split_case(case):
-    """"Kinds/EarlyDrop.Wake/eventfd_on_epoll" -> ("EarlyDrop.Wake", "eventfd_on_epoll"); a typed
-    suite's "EventfdWaker/WakerSuite/OnEpoll.NewWakerIsQuiet" -> ("WakerSuite.NewWakerIsQuiet",
-    "OnEpoll"); a plain "FdTest.Release" -> ("FdTest.Release", "")."""
-    suite, _, name = case.partition(".")
-    parts = suite.split("/")
-    if len(parts) == 3:
-        return "%s.%s" % (parts[1], name), parts[2]
-    base, _, param = name.partition("/")
-    return "%s.%s" % (parts[-1], base), param
-
-
 def group(cases, several_targets):
     """[(target, case)] -> [(shown name, [(target, case)], [variant])]: the variants of one
     case (its parameters, its backends' targets) together."""
     groups = {}
     for t, c in sorted(cases):
-        key, variant = ("%s (the whole target)" % t, "") if c == "*" else split_case(c)
+        key, variant = ("%s (the whole target)" % t, "") if c == "*" else predict.split_case(c)
         variant = "/".join(v for v in ((t if several_targets else ""), variant) if v)
         members, variants = groups.setdefault(key, ([], []))
         members.append((t, c))
@@ -179,38 +173,92 @@ def group(cases, several_targets):
     return [(k, m, v) for k, (m, v) in sorted(groups.items())]
 
 
+CRASHED = re.compile(r"CRASH: (\S+) died of (SIG[A-Z]+)")  # tests/support/main.cc's crash handler
+SANITIZER = re.compile(r"(?:ERROR|WARNING): (\w+Sanitizer): ([\w-]+)")
+
+
+def whole_target(outcome, target):
+    """(kind, sentence) for a target that gave no per-case results: kind is "build",
+    "timeout" or "crash"."""
+    message = outcome.failing[(target, "*")]
+    log = outcome.logs.get(target, "")
+    if "does not build" in message:
+        return "build", "%s does not build, so none of its cases ran" % target
+    if "TIMEOUT" in message:
+        return "timeout", "%s ran out of time (Bazel's timeout) before it wrote per-case results" % target
+    crash, sanitizer = CRASHED.search(log), SANITIZER.search(log)
+    if sanitizer:
+        return "crash", "%s was stopped by %s (%s) before it wrote per-case results" % ((target,) + sanitizer.groups())
+    if crash:
+        return "crash", "%s crashed before it wrote per-case results: %s died of %s, and the whole binary with it" % (
+            (target,) + crash.groups())
+    return "crash", "%s died before it wrote per-case results (%s)" % (target, message.strip().split("\n")[0])
+
+
+def runs_note(outcome, members, variants):
+    """"failed in 3 of 8 runs" (or per variant), with --runs_per_test."""
+    if outcome.runs <= 1:
+        return ""
+    counts = [outcome.failed_runs.get(m, 0) for m in members]
+    if len(members) == 1 or len(set(counts)) == 1:
+        return "; failed in %d of %d runs%s" % (counts[0], outcome.runs, " each" if len(members) > 1 else "")
+    return "; failed in " + ", ".join("%s %d" % (v, k) for v, k in zip(variants, counts)) + \
+        " of %d runs" % outcome.runs
+
+
+def shown_log(exp, target, paths):
+    """Where the learner finds a failing target's test.log (of its first failing run)."""
+    paths = sorted(paths, key=lambda p: [int(n) if n.isdigit() else n for n in re.split(r"(\d+)", p)])
+    where = paths[0].split(os.sep + "testlogs" + os.sep, 1)[-1]
+    return os.path.join(CACHE, "tree", "bazel-testlogs", where) + (
+        " (and %d more run%s)" % (len(paths) - 1, "" if len(paths) == 2 else "s") if len(paths) > 1 else "")
+
+
 def report(exp, outcome, prediction, out):
     failing = sorted(outcome.failing)
     cases = [f for f in failing if f[1] != "*"]
-    whole = sorted(t for t, c in failing if c == "*")
+    whole = {t: whole_target(outcome, t) for t, c in failing if c == "*"}
+    runs = " (%d runs each)" % outcome.runs if outcome.runs > 1 else ""
     out.write("\nWhat really happened (bazel test took %.0f s):\n" % outcome.seconds)
     if not failing:
-        out.write("  Every one of the lesson's %d test cases passed.\n" % len(outcome.passed))
+        out.write("  Every one of the lesson's %d test cases passed%s.\n" % (len(outcome.passed),
+                                                                           runs and " in every run" + runs))
     elif cases:
-        out.write("  %d of %d test cases failed:\n" % (len(cases), len(cases) + len(outcome.passed)))
-    if whole:
-        out.write("  %s gave no per-case results: %s.\n" % (", ".join(whole), "no test case ran"))
-    named = predict.named_cases(prediction, failing + outcome.passed) if prediction.strip() else set()
+        out.write("  %d of %d test cases failed%s:\n" % (len(cases), len(cases) + len(outcome.passed), runs))
+    for t, (_, sentence) in sorted(whole.items()):
+        out.write(textwrap.fill(sentence + ".", WIDTH, initial_indent="  ", subsequent_indent="    ") + "\n")
+    known = failing + outcome.passed + [c for c in exp.lesson.fails if c[0] in whole]
+    reading = predict.read(prediction, [c for _, c in known if c != "*"])
     said = {}
     for key, members, variants in group(failing, len({t for t, _ in exp.lesson.fails}) > 1):
-        mark = "   <- you named it" if any(m in named for m in members) else ""
-        where = "" if not variants else "  (%s)" % ", ".join(variants) if len(members) == 1 else \
-            "  (%d: %s)" % (len(members), ", ".join(variants))
-        out.write("\n" + textwrap.fill("FAILED %s%s%s" % (key, where, mark), WIDTH, initial_indent="  ",
-                                       subsequent_indent=" " * 9) + "\n")
+        k = predict.key(members[0][1]) if members[0][1] != "*" else None
+        mark = ("   <- you predicted a crash" if reading.crash and k is None and whole[members[0][0]][0] == "crash"
+                else "   <- you named it" if k in reading.failing
+                else "   <- you said it would pass" if k in reading.passing else "")
+        where = "" if not variants else "  (%s" % ", ".join(variants) if len(members) == 1 else \
+            "  (%d: %s" % (len(members), ", ".join(variants))
+        note = runs_note(outcome, members, variants)
+        where = where + note + ")" if where else "  (%s)" % note[2:] if note else ""
+        line = textwrap.fill("FAILED %s%s%s" % (key, where, mark.replace(" ", "\0")), WIDTH, initial_indent="  ",
+                             subsequent_indent=" " * 9)
+        out.write("\n" + line.replace("\0", " ") + "\n")
         t, c = members[0]
         message = outcome.failing[(t, c)]
         if c == "*":
             message = "\n".join([message] + telling_lines(outcome.logs.get(t, "") + "\n" + outcome.output, exp.shows))
         text = excerpt(message, exp.shows)
-        out.write((" " * 9 + "(the same message as %s, above)" % said[text] if text in said else text) + "\n")
-        said.setdefault(text, key)
+        where, _, body = text.partition("\n")  # the first line says where it failed
+        if body and body in said:
+            text = "%s\n%s(the same message as %s, above)" % (where, " " * 11, said[body])
+        out.write(text + "\n")
+        said.setdefault(body, key)
     if failing and outcome.passed:
-        out.write("\n  The other %d passed.\n" % len(outcome.passed))
-    if outcome.logs:
-        out.write("  Each failing target's whole output: %s\n" % ", ".join(
-            os.path.join(CACHE, "tree", "bazel-testlogs", exp.lesson.package, t, "test.log")
-            for t in sorted(outcome.logs)))
+        out.write("\n  The other %d passed%s.\n" % (len(outcome.passed), runs and " in every run"))
+    logs = [shown_log(exp, t, outcome.failed_logs[t]) for t in sorted(outcome.logs) if outcome.failed_logs.get(t)]
+    if logs:
+        out.write("  Each failing target's whole output: %s\n" % ", ".join(logs))
+    if any(kind == "build" for kind, _ in whole.values()):
+        out.write("  The compiler's whole output: %s\n" % os.path.join(CACHE, "bazel.log"))
     problems = experiments.judge(exp, outcome)
     expected = len(exp.fails)
     out.write("\n")
@@ -225,9 +273,23 @@ def report(exp, outcome, prediction, out):
             "".join("  - %s\n" % p for p in problems))
     for key, value in sorted(outcome.measured.items()):
         out.write("  measured %s = %s\n" % (key, "?" if value is None else "%g" % value))
-    out.write("\n" + "\n".join(wrap(l, 0) for l in predict.compare(prediction, set(outcome.failing),
-                                                            failing + outcome.passed)) + "\n")
+    told = predict.compare(prediction, cases, outcome.passed, whole={t: w[0] for t, w in whole.items()},
+                           known=[c for c in exp.lesson.fails if c[0] in whole])
+    out.write("\n" + "\n".join(textwrap.fill(l.strip(), WIDTH, initial_indent="  ", subsequent_indent="      ")
+                                if l.startswith("  ") else wrap(l, 0) for l in told) + "\n")
     return problems
+
+
+def token_names(root, lesson):
+    """{7: "kRescueToken"}: the Token constants of tests/support and of the lesson's tests
+    (which win), so that the timeline can say what each registered fd is for."""
+    names = {}
+    for folder, ext in (("tests/support", ".h"), (lesson.package, ".cc")):
+        for f in sorted(os.listdir(os.path.join(root, folder))):
+            if f.endswith(ext):
+                with open(os.path.join(root, folder, f), errors="replace") as fh:
+                    names.update({int(n): k for k, n in re.findall(r"\bToken (k\w+)\{(\d+)\}", fh.read())})
+    return names
 
 
 def trace(root, dest, exp, save_to):
@@ -253,7 +315,8 @@ def trace(root, dest, exp, save_to):
     svg = os.path.join(root, CACHE, "%s-%s.svg" % (exp.lesson.number, exp.name))
     title = "Lesson %s, %s: %s" % (exp.lesson.number, exp.name, exp.title)
     with open(svg, "w") as f:
-        f.write(timeline.render(timeline.parse(text), title, "%s %s, traced with strace -f" % (target, case)))
+        f.write(timeline.render(timeline.parse(text), title, "%s %s, traced with strace -f" % (target, case),
+                                token_names(root, exp.lesson)))
     said = ("\nThe system calls of %s, one lane per thread, as a timeline:\n  %s\n  (open it in a browser)\n"
             % (case, os.path.relpath(svg, os.getcwd())))
     if save_to:
@@ -269,7 +332,8 @@ def run_one(root, lessons, exp, args, out, ask_fn=input):
         tree, first = prepare_scratch(root, lessons)
         log = os.path.join(root, CACHE, "bazel.log")
         open(log, "w").close()
-        out.write("\nRunning it: the reference code of lesson %s with this mistake, `bazel test //%s:all`%s,\n"
+        out.write("\nRunning it: the reference code of lesson %s with this mistake, `bazel test "
+                  "--nocache_test_results //%s:all`%s,\n"
                   "in a scratch copy (%s/tree; Bazel's output: %s/bazel.log). Your lessons/ are not touched.\n"
                   % (exp.lesson.number, exp.lesson.package,
                      (" --config=%s" % exp.config if exp.config else "") +
@@ -297,14 +361,30 @@ def run_one(root, lessons, exp, args, out, ask_fn=input):
         lock.close()
 
 
+EPILOG = """examples:
+  ./tools/break                  list the experiments of your current lesson
+  ./tools/break 02               list lesson 02's experiments
+  ./tools/break 02 forget-eintr  run one: you predict, it runs, you compare
+  ./tools/break 02 forget-eintr --predict "the three WaitRetriesEintr* tests fail; the other 18 pass"
+
+Predictions are compared by test case name: write a name in full, a part of one that no
+other case has, or a prefix with a star (WaitRetriesEintr*); a number is a count ("3 fail").
+Names in a clause that says they pass ("the other 18 pass") count as passing.
+
+docs/lesson09-timeline.svg was made with
+  ./tools/break 09 no-share-for-the-poll --no-predict --save-timeline docs/lesson09-timeline.svg"""
+
+
 def main(argv=None, root=ROOT, out=sys.stdout):
-    parser = argparse.ArgumentParser(prog="tools/break", description=__doc__.splitlines()[0],
-                                     epilog="Examples: ./tools/break 02   ./tools/break 02 forget-eintr")
+    parser = argparse.ArgumentParser(prog="./tools/break", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
     parser.add_argument("lesson", nargs="?", help="a lesson number (01) or name (01_fd, fd)")
     parser.add_argument("name", nargs="?", help="an experiment of that lesson (see ./tools/break NN)")
+    parser.add_argument("--predict", metavar="TEXT", help="your prediction, instead of being asked for it "
+                        "(\"-\": read one line from standard input)")
     parser.add_argument("--no-predict", action="store_true", help="do not ask for a prediction")
     parser.add_argument("--save-timeline", metavar="PATH", help="also copy the experiment's timeline SVG to PATH "
-                        "(docs/lesson09-timeline.svg is made this way)")
+                        "(for an experiment with a Trace: line)")
     args = parser.parse_args(argv)
     try:
         lessons = load_manifest(root)

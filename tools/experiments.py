@@ -18,7 +18,8 @@ REF files of lessons/manifest.txt, or library files under loop/). Header lines:
     Explains: README heading     the section of the lesson's README that explains the result
 
 It runs in a scratch copy (scratch_copy.py) that holds the reference code: the patch is
-applied, each REF is copied over its FILE, `bazel test //lessons/DIR:all` runs, and every
+applied, each REF is copied over its FILE, `bazel test --nocache_test_results
+//lessons/DIR:all` runs (never a cached result: a race must be run to be seen), and every
 file is put back. Imports only workshop_common and scratch_copy. Python 3 stdlib only.
 """
 
@@ -31,7 +32,7 @@ import time
 import xml.etree.ElementTree as ET
 
 from scratch_copy import Patched, copy_reference, patch_paths
-from workshop_common import UsageError, bazel_env, bazel_test
+from workshop_common import UsageError, bazel_env, bazel_test, parse_test_xml
 
 KEYS = ("Title", "Predict", "Fails", "Shows", "Config", "Runs", "Measure", "Expect", "Explains", "Trace")
 LISTS = ("Fails", "Shows", "Measure", "Expect")
@@ -237,6 +238,9 @@ class Outcome:
         self.measure_errors = {}
         self.seconds = 0.0
         self.xml = []  # the test.xml files read
+        self.runs = 1  # --runs_per_test
+        self.failed_runs = {}  # (target, case or "*") -> in how many of the runs it failed
+        self.failed_logs = {}  # target -> the test.log of each run (or shard) that failed
 
 
 def collect(results, outcome, lesson):
@@ -254,7 +258,9 @@ def collect(results, outcome, lesson):
                 outcome.passed.append((target, case))
             else:
                 outcome.failing[(target, case)] = msg
-        outcome.xml += [os.path.join(os.path.dirname(p), "test.xml") for p in r.logs]
+        xml = [os.path.join(os.path.dirname(p), "test.xml") for p in r.logs]
+        outcome.xml += xml
+        count_runs(target, xml, outcome)
         if r.status != "PASSED":
             texts = []
             for p in r.logs:
@@ -264,6 +270,35 @@ def collect(results, outcome, lesson):
                 except OSError:
                     pass
             outcome.logs[target] = "\n".join(texts)
+
+
+RUN_DIR = re.compile(r"run_(\d+)_of_\d+")
+
+
+def count_runs(target, xml, outcome):
+    """With --runs_per_test=N, each run writes its own test.xml (.../TARGET/run_K_of_N/test.xml,
+    or .../shard_S_of_M/... in each run's directory when sharded): in how many runs each
+    case failed, and the whole target ("*") died or did not build."""
+    failed = {}
+    for path in xml:
+        run = RUN_DIR.search(path)
+        run = run.group(1) if run else "1"
+        try:
+            with open(path) as f:
+                cases, crashed = parse_test_xml(f.read())
+        except (OSError, ET.ParseError):
+            cases, crashed = {}, "unreadable"
+        for case, (ok, _) in cases.items():
+            if not ok:
+                failed.setdefault((target, case), set()).add(run)
+        if crashed or not cases:
+            failed.setdefault((target, "*"), set()).add(run)
+        if crashed or not cases or not all(ok for ok, _ in cases.values()):
+            outcome.failed_logs.setdefault(target, []).append(os.path.join(os.path.dirname(path), "test.log"))
+    if not xml:
+        failed[(target, "*")] = {"1"}
+    for k, runs in failed.items():
+        outcome.failed_runs[k] = len(runs)
 
 
 def run_experiment(root, dest, exp, log, while_patched=None):
@@ -279,7 +314,9 @@ def run_experiment(root, dest, exp, log, while_patched=None):
         with Patched(dest, patch_file, exp.diff, keep=keep, name=exp.path):
             copy_reference(root, lesson, dest, source=dest)
             start = os.path.getsize(log) if os.path.exists(log) else 0
-            extra = ["--runs_per_test=%d" % exp.runs] if exp.runs > 1 else []
+            # A cached PASS would say nothing about this patch's races: always run the tests.
+            extra = ["--nocache_test_results"] + (["--runs_per_test=%d" % exp.runs] if exp.runs > 1 else [])
+            outcome.runs = exp.runs
             began = time.time()
             results, _ = bazel_test(["//%s:all" % lesson.package], root=dest, config=exp.config, extra=extra, log=log)
             outcome.seconds = time.time() - began
@@ -348,7 +385,8 @@ def judge(exp, outcome):
     problems = []
     expected, actual = set(exp.fails), set(outcome.failing)
     for t, c in sorted(expected - actual):
-        problems.append("%s %s should fail but %s" % (t, c, "did not run" if c == "*" else "passed"))
+        problems.append("%s %s should fail but %s" % (t, c, "did not run" if c == "*" else "passed" if
+                                                       outcome.runs == 1 else "passed in all %d runs" % outcome.runs))
     for t, c in sorted(actual - expected):
         problems.append("%s %s failed too: %s" % (t, c, first_lines(outcome.failing[(t, c)], 1)))
     for fragment in exp.shows:

@@ -89,26 +89,55 @@ def _token(call):
     return int(m.group(1)) if m else None
 
 
-def label(call, tokens):
+def describe(constant, kind):
+    """What a test's token constant says about the fd registered with it: kRescueToken ->
+    "the test's rescue pipe" (it only unblocks a wait that would sleep forever)."""
+    for word, what in (("Rescue", "the test's rescue %s"), ("Wake", "the Waker's %s")):
+        if word in constant:
+            return what % (kind or "fd")
+    return "%s's %s" % (constant, kind or "fd")
+
+
+def fd_roles(calls, token_names):
+    """{fd: "the test's rescue pipe"} for every fd registered with a named token, and the
+    other end of its pipe."""
+    roles, pairs = {}, {}
+    for c in calls:
+        named = fds(c)
+        if c.name == "pipe2" and len(named) == 2:
+            pairs[named[0][0]], pairs[named[1][0]] = named[1][0], named[0][0]
+        if c.name == "epoll_ctl" and "EPOLL_CTL_ADD" in c.args and len(named) > 1 and _token(c) in token_names:
+            what = describe(token_names[_token(c)], named[1][1])
+            roles[named[1][0]] = what
+            if named[1][0] in pairs:
+                roles[pairs[named[1][0]]] = what
+    return roles
+
+
+def label(call, tokens, roles=None):
     """One line for a call, and a note on what it means (or "")."""
+    roles = roles or {}
     named = fds(call)
     first = "%s %d" % (named[0][1], named[0][0]) if named and named[0][1] else ""
     failed = " = -1 %s" % call.errno if call.errno else ""
     if call.name in ("eventfd2", "epoll_create1"):
         return "%s() = %s%s" % (call.name, first or "fd %s" % call.result, failed), ""
     if call.name == "pipe2":
-        return "pipe2() = pipe %s%s" % (", ".join(str(n) for n, _ in named), failed), ""
+        return "pipe2() = pipe %s%s" % (", ".join(str(n) for n, _ in named), failed), \
+            roles.get(named[0][0], "") if named else ""
     if call.name == "epoll_ctl":
         op = re.search(r"EPOLL_CTL_(\w+)", call.args)
         target = "%s %d" % (named[1][1] or "fd", named[1][0]) if len(named) > 1 else "?"
         token = _token(call)
         return "epoll_ctl(%s, %s %s%s)%s" % (first, op.group(1) if op else "?", target,
-                                             ", token %d" % token if token is not None else "", failed), ""
+                                             ", token %d" % token if token is not None else "", failed), \
+            roles.get(named[1][0], "") if len(named) > 1 and op and op.group(1) == "ADD" else ""
     if call.name in ("epoll_wait", "epoll_pwait"):
         timeout = re.search(r",\s*(-?\d+)(?:,\s*(?:NULL|\[[^\]]*\]|0x[0-9a-f]+),\s*\d+)?\)\s*=", call.args)
         forever = timeout and timeout.group(1) == "-1"
         got = [int(t) for t in re.findall(r"u64=(\d+)", call.args)]
-        seen = ", ".join("token %d%s" % (t, " (%s)" % tokens[t] if t in tokens else "") for t in got)
+        seen = ", ".join("token %d%s" % (t, " (%s)" % ", ".join(
+            w for w in (tokens[t], roles.get(int(tokens[t].split()[-1]))) if w) if t in tokens else "") for t in got)
         head = "%s(%s%s)" % (call.name, first, ", no timeout" if forever else
                              ", %s ms" % timeout.group(1) if timeout else "")
         return head, ("returns %d event%s%s" % (call.result, "" if call.result == 1 else "s",
@@ -117,6 +146,8 @@ def label(call, tokens):
         note = ""
         if call.name == "write" and named and named[0][1] == "eventfd" and not call.errno:
             note = "counter + 1: a wake is pending"
+        elif call.name == "write" and named and "rescue" in roles.get(named[0][0], ""):
+            note = "the test's rescue: it ends the wait"
         return "%s(%s) = %s%s" % (call.name, first, call.result, " " + call.errno if call.errno else ""), note
     if call.name == "close":
         note = "the eventfd and its pending wake are gone" if named and named[0][1] == "eventfd" else ""
@@ -135,7 +166,11 @@ def missed_wakes(calls, wait, tokens):
     return "no %s: %s lost" % (", ".join(lost), "that wake is" if len(lost) == 1 else "those wakes are") if lost else ""
 
 
-def _roles(calls):
+def _lanes(calls, roles):
+    """[tid] in the order the threads first appear, and {tid: (role, "thread N, tid T",
+    what it does)}: the first thread is the test's; a thread that sleeps in epoll_wait is
+    the loop; one that writes to the Waker's fd (or an eventfd) and closes it is the worker
+    that wakes and drops its Waker."""
     order, doing = [], {}
     for c in calls:
         if c.tid not in doing:
@@ -146,16 +181,32 @@ def _roles(calls):
                 "read": "reads"}[c.name]
         if what not in doing[c.tid]:
             doing[c.tid].append(what)
-    return order, {t: ("thread %d (tid %d)" % (i + 1, t), ", ".join(doing[t])) for i, t in enumerate(order)}
+
+    def role(i, tid):
+        mine = [c for c in calls if c.tid == tid]
+        waker = {n for c in mine if c.name == "write" for n, kind in fds(c)[:1]
+                 if kind == "eventfd" or "Waker" in roles.get(n, "")}
+        if i == 0:
+            return "the test's main thread"
+        if any(c.name in ("epoll_wait", "epoll_pwait") and c.end is not None for c in mine):
+            return "the loop, waiting in Poll::Wait"
+        if waker and any(c.name == "close" and fds(c) and fds(c)[0][0] in waker for c in mine):
+            return "the worker that wakes and drops the Waker"
+        return "a thread that wakes the loop" if waker else "another thread"
+
+    return order, {t: (role(i, t), "thread %d, tid %d" % (i + 1, t), ", ".join(doing[t]))
+                   for i, t in enumerate(order)}
 
 
-def render(calls, title, subtitle):
+def render(calls, title, subtitle, token_names=None):
     """The SVG text. Rows are calls (and the ends of blocking calls) in time order; a long
-    gap adds space, on a log scale, and its length is printed."""
+    gap adds space, on a log scale, and its length is printed. token_names: {7:
+    "kRescueToken"}, the test's names for its tokens, which say what their fds are for."""
     if not calls:
         return _svg(640, 120, ['<text x="20" y="60" class="t">No traced call touched an eventfd, a pipe or an '
                                'epoll fd.</text>'], title, subtitle)
-    order, roles = _roles(calls)
+    roles = fd_roles(calls, token_names or {})
+    order, lanes = _lanes(calls, roles)
     tokens = {}
     for c in calls:
         named = fds(c)
@@ -167,13 +218,13 @@ def render(calls, title, subtitle):
     t0 = calls[0].start
     events = sorted([(c.start, 0, c) for c in calls] + [(c.end, 1, c) for c in calls if c.end is not None],
                     key=lambda e: (e[0], e[1]))
-    lane_w, time_w, top, row = 380, 120, 116, 34
+    lane_w, time_w, top, row = 380, 120, 148, 34
     width = time_w + lane_w * len(order) + 20
     body, y, last, where = [], top, None, {}
     for i, tid in enumerate(order):
         x = time_w + i * lane_w
-        body.append('<text x="%d" y="%d" class="h">%s</text>' % (x + 8, top - 26, escape(roles[tid][0])))
-        body.append('<text x="%d" y="%d" class="n">%s</text>' % (x + 8, top - 12, escape(roles[tid][1])))
+        for dy, cls, text in zip((-58, -44, -30), ("h", "t", "n"), lanes[tid]):
+            body.append('<text x="%d" y="%d" class="%s">%s</text>' % (x + 8, top + dy, cls, escape(text)))
     for ts, is_end, c in events:
         if last is not None and ts - last > 0.001:
             gap = ts - last
@@ -181,16 +232,19 @@ def render(calls, title, subtitle):
             body.append('<text x="10" y="%d" class="g">... %s</text>' % (y + extra // 2, _ms(gap)))
             y += extra + 12
         x = time_w + order.index(c.tid) * lane_w
-        head, note = label(c, tokens)
+        head, note = label(c, tokens, roles)
         body.append('<text x="10" y="%d" class="s">+%s</text>' % (y, _ms(ts - t0)))
         if is_end:
             y0 = where[id(c)]
             body.append('<rect x="%d" y="%d" width="10" height="%d" class="b"/>' % (x + 4, y0 - 10, y - y0 + 4))
-            body.append('<text x="%d" y="%d" class="e">%s</text>' % (x + 20, y, escape(
-                "%s after %s" % (note or "returns", _ms(c.end - c.start)))))
-            if getattr(c, "missed", ""):
-                body.append('<text x="%d" y="%d" class="e">%s</text>' % (x + 20, y + 13, escape(c.missed)))
-                y += 13
+            result, _, seen = (note or "returns").partition(": ")
+            lines = ["%s after %s%s" % (result, _ms(c.end - c.start), ":" if seen else "")]
+            lines += seen.split(", token ") if seen else []  # one line per token: a lane is narrow
+            lines = lines[:1] + [l if l.startswith("token") else "token " + l for l in lines[1:]]
+            for n, text in enumerate(lines + [getattr(c, "missed", "")]):
+                if text:
+                    body.append('<text x="%d" y="%d" class="e">%s</text>' % (x + 20, y + 13 * n, escape(text)))
+            y += 13 * (len(lines) - 1 + bool(getattr(c, "missed", "")))
         else:
             where[id(c)] = y
             body.append('<circle cx="%d" cy="%d" r="4" class="%s"/>' % (x + 9, y - 4, "w" if c.end else "d"))
@@ -203,7 +257,7 @@ def render(calls, title, subtitle):
         y += row
     for i in range(len(order) + 1):
         x = time_w + i * lane_w
-        body.insert(0, '<line x1="%d" y1="%d" x2="%d" y2="%d" class="l"/>' % (x, top - 34, x, y))
+        body.insert(0, '<line x1="%d" y1="%d" x2="%d" y2="%d" class="l"/>' % (x, top - 70, x, y))
     body.append('<text x="10" y="%d" class="n">Times: strace -ttt, from the first call shown. A gap longer than '
                 '1 ms is drawn shorter than it is; its length is printed.</text>' % (y + 10))
     return _svg(width, y + 26, body, title, subtitle)

@@ -1,9 +1,11 @@
 """Tests of ./tools/break and what it shares with ./tools/check's "experiments" step:
 the experiment format (experiments.py), applying and undoing a patch in a scratch copy
-(scratch_copy.py), judging an outcome, matching a prediction (break.py) and the strace
-timeline (timeline.py). Bazel itself is never run: outcomes are made by hand."""
+(scratch_copy.py), judging an outcome, counting runs, the report (break.py; reading the
+prediction itself is test_predict.py's) and the strace timeline (timeline.py). Bazel itself
+is never run: outcomes are made by hand."""
 
 import importlib.util
+import io
 import os
 import shutil
 import subprocess
@@ -18,7 +20,6 @@ sys.path.insert(0, os.path.join(REPO, "tools"))
 sys.path.insert(0, HERE)
 
 import experiments  # noqa: E402
-import predict  # noqa: E402
 import scratch_copy  # noqa: E402
 import timeline  # noqa: E402
 import workshop_common  # noqa: E402
@@ -262,67 +263,10 @@ class JudgeTest(unittest.TestCase):
             shutil.rmtree(folder)
 
 
-CASES = [("epoll_test", "EpollTest.WaitRetriesEintrAndStillReportsTheEvent"),
-         ("epoll_test", "EpollTest.WaitRetriesEintrUntilTheTimeoutIsUsedUp"),
-         ("epoll_test", "EpollTest.WaitRetriesEintrWithNoTimeoutUntilAnEvent"),
-         ("epoll_test", "EpollTest.ZeroTimeoutReturnsAtOnce"),
-         ("epoll_test", "EpollTest.DeleteStopsReports"),
-         ("epoll_test", "EpollTest.EdgeTriggeredReportsOnceUntilNewDataArrives"),
-         ("epoll_test", "EpollTest.EdgeTriggeredNeedsDrainingToEagain"),
-         ("epoll_test", "EpollTest.LevelTriggeredReportsAgainWhileDataRemains"),
-         ("epoll_test", "EpollTest.OneShotDisablesTheFdUntilModify"),
-         ("epoll_test", "EpollTest.AddTwiceThrowsEexistNamingTheCallAndFd"),
-         ("epoll_test", "EpollTest.ModifyOrDeleteOfAnUnregisteredFdThrowsEnoent"),
-         ("epoll_test", "EpollTest.AddOfAClosedFdThrowsEbadf")]
-
-
-class PredictionTest(unittest.TestCase):
-    def named(self, prediction):
-        return sorted(c.split(".")[1] for _, c in predict.named_cases(prediction, CASES))
-
-    def test_a_word_few_cases_have_names_them(self):
-        self.assertEqual(self.named("the three EINTR tests"), ["WaitRetriesEintrAndStillReportsTheEvent",
-                                                               "WaitRetriesEintrUntilTheTimeoutIsUsedUp",
-                                                               "WaitRetriesEintrWithNoTimeoutUntilAnEvent"])
-
-    def test_a_full_name_in_any_spelling(self):
-        self.assertEqual(self.named("zero_timeout_returns_at_once fails"), ["ZeroTimeoutReturnsAtOnce"])
-        self.assertEqual(self.named("EpollTest.DeleteStopsReports!"), ["DeleteStopsReports"])
-
-    def test_most_words_of_a_name(self):
-        self.assertEqual(self.named("edge triggered, needs draining"), ["EdgeTriggeredNeedsDrainingToEagain"])
-
-    def test_words_every_case_has_name_nothing(self):
-        self.assertEqual(self.named("the tests will fail when it waits"), [])
-        self.assertEqual(self.named(""), [])
-
-    def test_variants_are_named_with_their_case(self):
-        cases = [("t", "Kinds/EarlyDrop.WakeThenDropBeforePoll/eventfd_on_epoll"),
-                 ("t", "Kinds/EarlyDrop.WakeThenDropBeforePoll/pipe_on_kqueue"),
-                 ("t", "Kinds/Basics.MoveKeepsTheSource/pipe_on_kqueue")]
-        self.assertEqual(len(predict.named_cases("wake then drop before poll", cases)), 2)
-
-    def test_variant_words_name_no_case(self):
-        cases = [("t", "Kinds/EarlyDrop.WakeThenDropBeforePoll/kqueue_user_on_kqueue"),
-                 ("t", "WakerKinds.KqueueUserNeedsTheKqueueBackend")]
-        self.assertEqual(predict.named_cases("kqueue_user survives: its event lives in the kqueue", cases), set())
-        failing = {cases[0]}
-        self.assertEqual(predict.compare("WakeThenDropBeforePoll, but not for kqueue_user", failing, cases),
-                         ["Your prediction named 1 of the 1 failing case: all of them. Well predicted."])
-
-    def test_a_count(self):
-        self.assertEqual(predict.predicted_count("I think 3 will fail"), 3)
-        self.assertEqual(predict.predicted_count("none of them"), 0)
-        self.assertEqual(predict.predicted_count("some"), None)
-
-    def test_what_the_learner_is_told(self):
-        failing = set(CASES[:3])
-        self.assertEqual(predict.compare("the EINTR ones", failing, CASES),
-                         ["Your prediction named 3 of the 3 failing cases: all of them. Well predicted."])
-        told = predict.compare("EINTR and DeleteStopsReports", failing, CASES)
-        self.assertIn("It also named DeleteStopsReports, which passed.", told)
-        self.assertEqual(predict.compare("three", failing, CASES)[0], "You predicted 3 failing cases; 3 failed. Right.")
-        self.assertIn("no prediction", predict.compare("", failing, CASES)[0])
+def outcome_with_runs(runs, failed_runs):
+    o = outcome({k: "message" for k in failed_runs}, [("epoll_test", "EpollTest.DeleteStopsReports")])
+    o.runs, o.failed_runs = runs, dict(failed_runs)
+    return o
 
 
 class ReportTest(unittest.TestCase):
@@ -342,6 +286,64 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(brk.excerpt(message, []).split("\n"),
                          [" " * 9 + "lessons/01_fd/fd_test.cc:119", " " * 9 + "after the move, source must be empty"])
         self.assertIn("Which is: 3", brk.excerpt(message, ["which is: 3"]))
+
+    def report(self, exp, o, prediction):
+        out = io.StringIO()
+        brk.report(exp, o, prediction, out)
+        return out.getvalue()
+
+    def test_a_crash_is_reported_as_a_crash(self):
+        e = parse(Fails="fd_test *", Shows="died of SIGSEGV")
+        o = outcome({("fd_test", "*"): "exited with error code 139"})
+        o.logs = {"fd_test": "[ RUN      ] FdTest.ClosesOnDestruction\n\nCRASH: FdTest.ClosesOnDestruction died of "
+                             "SIGSEGV (a bad memory access).\n"}
+        text = self.report(e, o, "the binary crashes")
+        self.assertIn("fd_test crashed before it wrote per-case results: FdTest.ClosesOnDestruction died of SIGSEGV, "
+                      "and the whole binary with it.", " ".join(text.split()))
+        self.assertIn("FAILED fd_test (the whole target)   <- you predicted a crash", text)
+        self.assertIn("You predicted a crash: right.", text)
+        for wrong in ("no test case ran", "Nothing failed", "Well predicted"):
+            self.assertNotIn(wrong, text)
+
+    def test_runs_say_in_how_many_runs_a_case_failed(self):
+        e = parse(Runs="8")
+        o = outcome_with_runs(8, {("fd_test", "FdTest.ClosesOnDestruction"): 3})
+        text = self.report(e, o, "ClosesOnDestruction fails now and then")
+        self.assertIn("1 of 2 test cases failed (8 runs each):", text)
+        self.assertIn("FAILED FdTest.ClosesOnDestruction  (failed in 3 of 8 runs)   <- you named it", text)
+        self.assertIn("The other 1 passed in every run.", text)
+        o = outcome_with_runs(8, {})
+        o.passed.append(("fd_test", "FdTest.ClosesOnDestruction"))
+        self.assertIn("fd_test FdTest.ClosesOnDestruction should fail but passed in all 8 runs",
+                      self.report(e, o, ""))
+
+    def test_a_prediction_given_on_the_command_line(self):
+        out = io.StringIO()
+        e = parse()
+        args = brk.argparse.Namespace(predict="ClosesOnDestruction fails", no_predict=False)
+        self.assertEqual(brk.ask(e, args, out, None), "ClosesOnDestruction fails")
+        self.assertIn("Your prediction (from --predict): ClosesOnDestruction fails", out.getvalue())
+
+
+class RunsTest(unittest.TestCase):
+    def test_each_runs_test_xml_is_counted(self):
+        folder = tempfile.mkdtemp()
+        try:
+            paths = []
+            for run, failed in ((1, True), (2, False), (3, True)):
+                path = os.path.join(folder, "fd_test", "run_%d_of_3" % run, "test.xml")
+                os.makedirs(os.path.dirname(path))
+                with open(path, "w") as f:
+                    f.write('<testsuites><testsuite name="S"><testcase name="A" classname="S" status="run" '
+                            'result="completed">%s</testcase><testcase name="B" classname="S" status="run" '
+                            'result="completed"/></testsuite></testsuites>'
+                            % ('<failure message="late"/>' if failed else ""))
+                paths.append(path)
+            o = experiments.Outcome()
+            experiments.count_runs("fd_test", paths, o)
+            self.assertEqual(o.failed_runs, {("fd_test", "S.A"): 2})
+        finally:
+            shutil.rmtree(folder)
 
 
 STRACE = textwrap.dedent("""\
@@ -378,9 +380,20 @@ class TimelineTest(unittest.TestCase):
         svg = timeline.render(timeline.parse(STRACE), "Lesson 09 <title>", "a case")
         self.assertTrue(svg.startswith("<svg "))
         self.assertIn("Lesson 09 &lt;title&gt;", svg)
-        for text in ("thread 1 (tid 100)", "thread 2 (tid 101)", "thread 3 (tid 102)", "... 1500 ms",
+        for text in ("thread 1, tid 100", "thread 2, tid 101", "thread 3, tid 102", "... 1500 ms",
                      "no token 42 (eventfd 6): that wake is lost", "close(eventfd 6)"):
             self.assertIn(text, svg)
+
+    def test_lanes_and_fds_are_named_by_role(self):
+        calls = timeline.parse(STRACE)
+        svg = timeline.render(calls, "t", "s", {7: "kRescueToken", 42: "kWakeToken"})
+        for text in ("the test&apos;s main thread", "the worker that wakes and drops the Waker",
+                     "the loop, waiting in Poll::Wait", "returns 1 event after 1500 ms:",
+                     "token 7 (pipe 4, the test&apos;s rescue pipe)", "the test&apos;s rescue: it ends the wait"):
+            self.assertIn(text.replace("&apos;", "'"), svg.replace("&apos;", "'"))
+        roles = timeline.fd_roles(calls, {7: "kRescueToken", 42: "kWakeToken"})
+        self.assertEqual(roles, {4: "the test's rescue pipe", 5: "the test's rescue pipe", 6: "the Waker's eventfd"})
+        self.assertEqual(timeline.label(calls[1], {}, roles), ("pipe2() = pipe 4, 5", "the test's rescue pipe"))
         self.assertIn("No traced call", timeline.render([], "t", "s"))
 
 
