@@ -54,7 +54,9 @@ BENCH_RESULTS = os.path.join("docs", "benchmarks", "results.json")
 # (one CPU), whose ratios are the stable ones on a 2-core VM.
 BENCH_HEADLINES = {
     "bench_round_trip_waker_ratio": ("round_trip", "round_trip/waker/epoll/eventfd", "ratio"),
-    "bench_round_trip_asio_ratio": ("round_trip", "round_trip/asio_post", "ratio"),
+    "bench_round_trip_asio_ratio": ("round_trip", "round_trip/asio_post_reactor", "ratio"),
+    "bench_round_trip_asio_futex_ratio": ("round_trip", "round_trip/asio_post_futex", "ratio"),
+    "bench_round_trip_mio_ratio": ("round_trip", "round_trip/mio_waker", "ratio"),
     "bench_round_trip_libuv_ratio": ("round_trip", "round_trip/libuv_async_send", "ratio"),
     "bench_round_trip_raw_ns": ("round_trip", "round_trip/raw_eventfd_epoll", "ns"),
     "bench_pending_wake_raw_ns": ("pending_wake", "pending_wake/raw_eventfd_write", "ns"),

@@ -63,7 +63,7 @@ class BenchHeadlineTest(unittest.TestCase):
         results = {"binaries": [
             {"name": "round_trip", "runs": {"pinned": {"results": {
                 "round_trip/raw_eventfd_epoll": {"ns": 2889.9, "ratio": 1.0, "counters": {}},
-                "round_trip/asio_post": {"ns": 2194.0, "ratio": 0.7591, "counters": {}}}}}},
+                "round_trip/asio_post_reactor": {"ns": 2194.0, "ratio": 0.7591, "counters": {}}}}}},
             {"name": "pending_wake", "runs": {"pinned": {"results": {
                 "pending_wake/waker/epoll/eventfd": {"ns": 151.2, "ratio": 0.95,
                                                      "counters": {"write_syscalls_per_call": 1.0}}}}}}]}
