@@ -4,7 +4,8 @@
 // LOOP_TEST_DEADLINE_SECONDS (default 30), the process ends with a message
 // naming the test, instead of hanging until Bazel's timeout.
 //
-// A test that crashes (SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL) gets a message
+// A test that crashes (SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, or SIGPIPE
+// when nothing ignores it) gets a message
 // naming it, the signal and what to try, instead of a log that stops after
 // "[ RUN ]". The handler is async-signal-safe: it only write()s text prepared
 // before the test started, then re-raises the signal with its default action,
@@ -54,6 +55,10 @@ const char* SignalName(int sig) {
              "exception thrown from a destructor or a thread)";
     case SIGFPE:
       return "SIGFPE (an arithmetic error such as division by zero)";
+    case SIGPIPE:
+      return "SIGPIPE (a write or send to a socket or pipe whose reader has "
+             "gone: send() with MSG_NOSIGNAL, or SIGPIPE ignored, makes it an "
+             "EPIPE error instead)";
     case SIGILL:
       return "SIGILL (an illegal instruction, often the end of a function "
              "that returns a value but has no return)";
@@ -90,7 +95,13 @@ void InstallCrashHandler() {
   action.sa_handler = OnCrash;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESETHAND | SA_NODEFER;
-  for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) {
+  for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGPIPE}) {
+    struct sigaction old {};
+    // A program that ignores SIGPIPE (as a server should) keeps ignoring it.
+    if (sig == SIGPIPE && sigaction(sig, nullptr, &old) == 0 &&
+        old.sa_handler == SIG_IGN) {
+      continue;
+    }
     if (sigaction(sig, &action, nullptr) == -1) {
       std::fprintf(stderr,
                    "warning: sigaction(%d) failed (%s): a crash will not be "
