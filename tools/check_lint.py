@@ -18,7 +18,7 @@ import shutil
 import subprocess
 
 from scratch_copy import tracked_files
-from check_quotes import lint_message_quotes, output_quotes
+from check_quotes import _read, _readmes, lint_message_quotes, output_quotes  # the READMEs, read once
 from workshop_common import PROGRESS_ROW, lesson_status, parse_hints, progress_row
 
 # Markers of unwritten code: a starter's LOOP_TODO(...) call (lessons/todo.h) and its
@@ -28,22 +28,6 @@ TODO_MARKERS = ("TODO(lesson", "LOOP_TODO(")
 # Bazel files, which solutions/ must not hold: it is no Bazel package any more; its files
 # are tested by copying them over the starters (check_scratch.py).
 BAZEL_FILES = ("BUILD", "BUILD.bazel", "WORKSPACE", "WORKSPACE.bazel")
-
-
-def _read(path):
-    with open(path, errors="replace") as f:
-        return f.read()
-
-
-def _readmes(root):
-    out = ["README.md"]
-    lessons_dir = os.path.join(root, "lessons")
-    if os.path.isdir(lessons_dir):
-        out += ["lessons/%s/README.md" % d for d in sorted(os.listdir(lessons_dir))]
-    docs = os.path.join(root, "docs")
-    if os.path.isdir(docs):
-        out += ["docs/" + f for f in sorted(os.listdir(docs)) if f.endswith(".md")]
-    return [r for r in out if os.path.isfile(os.path.join(root, r))]
 
 
 # ---------------------------------------------------------------------------------------

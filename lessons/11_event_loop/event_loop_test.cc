@@ -512,37 +512,39 @@ TEST(Timers, AThrowingTimerKeepsTheTimersSetBeforeItThrew) {
   EXPECT_TRUE(later_ran);
 }
 
-TEST(Timers, TheLoopSleepsUntilTheNearestDeadlineInsteadOfSpinning) {
-  EventLoop loop(Opts());
-  bool far_ran = false;
-  loop.RunAfter(std::chrono::seconds(60), [&] { far_ran = true; });
+// Runs `loop` on a thread and expects that thread to go to sleep in the kernel
+// (within 2 s) rather than spin; `why` says what NextTimeout got wrong if not.
+void ExpectTheLoopSleeps(EventLoop& loop, const char* why) {
   Running running(loop);
   LoopThread thread(loop);
   ASSERT_TRUE(running.Wait())
       << "Run() never called a Watch callback (given code)";
   EXPECT_TRUE(
       testing::WaitUntilBlockedInKernel(running.tid(), milliseconds(2000)))
-      << "with one timer 60 s away the loop thread never went to sleep in the "
-         "kernel: it is spinning. NextTimeout must return the time to the "
-         "nearest deadline, not 0";
+      << why;
   loop.Stop();
   ASSERT_TRUE(thread.Finished());
+}
+
+TEST(Timers, TheLoopSleepsUntilTheNearestDeadlineInsteadOfSpinning) {
+  EventLoop loop(Opts());
+  bool far_ran = false;
+  loop.RunAfter(std::chrono::seconds(60), [&] { far_ran = true; });
+  ExpectTheLoopSleeps(
+      loop,
+      "with one timer 60 s away the loop thread never went to sleep in the "
+      "kernel: it is spinning. NextTimeout must return the time to the "
+      "nearest deadline, not 0");
   EXPECT_FALSE(far_ran);
 }
 
 TEST(Timers, WithNoTimerTheLoopSleepsUntilAnEvent) {
   EventLoop loop(Opts());
-  Running running(loop);
-  LoopThread thread(loop);
-  ASSERT_TRUE(running.Wait())
-      << "Run() never called a Watch callback (given code)";
-  EXPECT_TRUE(
-      testing::WaitUntilBlockedInKernel(running.tid(), milliseconds(2000)))
-      << "with no timer at all the loop thread never went to sleep in the "
-         "kernel: it is spinning. With nothing to wait for, NextTimeout must "
-         "return std::nullopt (no timeout: sleep until an event), not 0";
-  loop.Stop();
-  ASSERT_TRUE(thread.Finished());
+  ExpectTheLoopSleeps(
+      loop,
+      "with no timer at all the loop thread never went to sleep in the "
+      "kernel: it is spinning. With nothing to wait for, NextTimeout must "
+      "return std::nullopt (no timeout: sleep until an event), not 0");
 }
 
 TEST(Timers, PendingTimersAreDestroyedUnrunWithTheLoop) {

@@ -15,6 +15,7 @@ sys.path.insert(0, HERE)
 import check_lint  # noqa: E402
 import check_quotes  # noqa: E402
 import workshop_common  # noqa: E402
+from test_check_lint import write  # noqa: E402
 from test_workshop import make_repo  # noqa: E402
 
 # Lesson 05's README once quoted this; the test prints "EEXIST (File exists). See ...".
@@ -32,12 +33,6 @@ OUTPUT = ("[ RUN      ] RegistryErrorsTest.RegisterTwiceIsEexistAndKeepsTheFirst
           "the message should say what was being done (Registry::Register): epoll_ctl(EPOLL_CTL_ADD, fd 4) failed: "
           "EEXIST (File exists). See lessons/05_registry/README.md.\n"
           "[  FAILED  ] RegistryErrorsTest.RegisterTwiceIsEexistAndKeepsTheFirstRegistration (3 ms)\n")
-
-
-def write(root, path, text):
-    os.makedirs(os.path.dirname(os.path.join(root, path)), exist_ok=True)
-    with open(os.path.join(root, path), "w") as f:
-        f.write(text)
 
 
 class MessageQuoteLintTest(unittest.TestCase):
